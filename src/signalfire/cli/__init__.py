@@ -1,0 +1,1 @@
+"""The ``signalfire`` command line: one module per command group."""

@@ -1,0 +1,1 @@
+"""Schemas of the normalized tables and the types that travel between layers."""

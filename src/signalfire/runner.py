@@ -1,0 +1,258 @@
+"""The runner: the one module that knows the order of the stages.
+
+For now the pipeline is: walk the inputs -> recognise each file -> skip what is already stored ->
+parse new lines into normalized batches -> store them, one transaction per file. Detection,
+policy and correlation stages join here in later issues.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import duckdb
+import xxhash
+
+from signalfire import __version__, settings
+from signalfire.errors import StoreError
+from signalfire.sources import detect, reader
+from signalfire.sources.batch import ParsedBatch, Provenance
+from signalfire.sources.normalize import engine
+from signalfire.store import Store, ingest_log
+
+HEAD_BYTES = 64 << 10
+HEAD_FINGERPRINT_BYTES = 4096
+
+#: progress(bytes_done, bytes_total, current_file)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    path: str
+    status: str  # ingested | appended | already_ingested | empty | failed
+    format: str = ""
+    rows: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    held_back_bytes: int = 0
+    error: str = ""
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run read, stored and rejected."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            total.update(outcome.rows)
+        return dict(sorted(total.items()))
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def rejected(self) -> int:
+        return sum(o.rejected for o in self.outcomes)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": len(self.outcomes),
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "already_ingested": self.count("already_ingested"),
+            "appended": self.count("appended"),
+            "failed": [{"path": o.path, "error": o.error} for o in self.outcomes if o.error],
+            "held_back_bytes": sum(o.held_back_bytes for o in self.outcomes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def ingest(
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    progress: Progress | None = None,
+    chunk_bytes: int | None = None,
+) -> IngestSummary:
+    """Ingest files and directories (walked recursively) into the store.
+
+    Each file is one transaction: it is stored whole or not at all. A file already ingested adds
+    nothing; a file that grew since adds only its new lines.
+
+    Raises:
+        SourceError: a path does not exist (nothing is ingested then).
+    """
+    started = time.perf_counter()
+    files = list(reader.walk(paths))
+    total = sum(f.stat().st_size for f in files)
+    done = 0
+    chunk = chunk_bytes or int(settings.get("ingest_chunk_bytes"))
+    grace = float(settings.get("ingest_live_grace_seconds"))
+    compute = engine()
+    summary = IngestSummary()
+    for path in files:
+        size = path.stat().st_size
+
+        def tick(pos: int, _base: int = done, _name: str = str(path)) -> None:
+            if progress is not None:
+                progress(_base + pos, total, _name)
+
+        summary.outcomes.append(_ingest_file(store, path, compute, chunk, grace, tick))
+        done += size
+        tick(0)
+    summary.seconds = time.perf_counter() - started
+    compute.close()
+    return summary
+
+
+def _open(path: Path, compression: str) -> tuple[BinaryIO, BinaryIO]:
+    raw = path.open("rb")
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+    if compression == "bz2":
+        import bz2
+
+        return bz2.BZ2File(raw, "rb"), raw  # type: ignore[return-value]
+    return raw, raw
+
+
+def _resume_point(
+    store: Store, path: Path, compression: str, head: bytes
+) -> tuple[int, int, xxhash.xxh3_128, BinaryIO, BinaryIO]:
+    """Find how much of this content is already stored; return the stream positioned there."""
+    head_fp = xxhash.xxh3_128(head[:HEAD_FINGERPRINT_BYTES]).hexdigest()
+    for prior in ingest_log.candidates(store.con, str(path), head_fp):
+        stream, raw = _open(path, compression)
+        hasher = xxhash.xxh3_128()
+        remaining = prior.end_offset
+        while remaining:
+            block = stream.read(min(remaining, 8 << 20))
+            if not block:
+                break
+            hasher.update(block)
+            remaining -= len(block)
+        if remaining == 0 and hasher.hexdigest() == prior.content_fingerprint:
+            return prior.end_offset, prior.end_line, hasher, stream, raw
+        stream.close()
+        raw.close()
+    stream, raw = _open(path, compression)
+    return 0, 0, xxhash.xxh3_128(), stream, raw
+
+
+def _ingest_file(
+    store: Store,
+    path: Path,
+    compute: duckdb.DuckDBPyConnection,
+    chunk_bytes: int,
+    grace: float,
+    tick: Callable[[int], None],
+) -> FileOutcome:
+    name = str(path)
+    try:
+        compression = reader.compression_of(path)
+        with reader.open_decompressed(path, compression) as probe:
+            head = probe.read(HEAD_BYTES)
+    except (OSError, EOFError) as exc:
+        return FileOutcome(name, "failed", error=f"cannot read: {exc}")
+    fmt = detect.detect(head)
+    if fmt == detect.EMPTY:
+        return FileOutcome(name, "empty", fmt)
+    start_offset, start_line, hasher, stream, raw = _resume_point(store, path, compression, head)
+    try:
+        # A last line without newline in a live log is being written: leave it for next time.
+        finished = compression != "none" or time.time() - path.stat().st_mtime > grace
+        chunks = reader.ChunkReader(
+            stream, chunk_bytes, start_offset, start_line, finished, hasher
+        )
+        started_at = datetime.now(UTC).replace(tzinfo=None)
+        rows: Counter[str] = Counter()
+        rejected = 0
+        con = store.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ingest_id = ingest_log.next_id(con)
+            parser = detect.reader_for(fmt, compute, Provenance(name, ingest_id))
+            if start_offset:
+                parser.prime(head)
+            for chunk in chunks:
+                batch = parser.parse(chunk)
+                _store_batch(store, batch, ingest_id, name, parser.format)
+                for table, parts in batch.tables.items():
+                    rows[table] += sum(p.num_rows for p in parts)
+                rejected += batch.reject_count
+                tick(raw.tell())
+            if chunks.end_offset == start_offset:
+                con.execute("ROLLBACK")
+                status = "already_ingested" if start_offset else "empty"
+                return FileOutcome(name, status, fmt, held_back_bytes=chunks.held_back)
+            ingest_log.record(
+                con,
+                ingest_log.IngestRecord(
+                    ingest_id=ingest_id,
+                    log_file_path=name,
+                    log_format=parser.format,
+                    compression=compression,
+                    start_offset=start_offset,
+                    end_offset=chunks.end_offset,
+                    end_line=chunks.end_line,
+                    content_fingerprint=hasher.hexdigest(),
+                    head_fingerprint=xxhash.xxh3_128(head[:HEAD_FINGERPRINT_BYTES]).hexdigest(),
+                    rows=dict(rows),
+                    rejected=rejected,
+                    held_back_bytes=chunks.held_back,
+                    started_at=started_at,
+                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    signalfire_version=__version__,
+                ),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        return FileOutcome(
+            name,
+            "failed",
+            fmt,
+            error=f"cannot read past byte {raw.tell()} ({exc}); nothing of it was stored",
+        )
+    finally:
+        stream.close()
+        raw.close()
+    status = "appended" if start_offset else "ingested"
+    return FileOutcome(name, status, fmt, dict(rows), rejected, chunks.held_back)
+
+
+def _store_batch(store: Store, batch: ParsedBatch, ingest_id: int, path: str, fmt: str) -> None:
+    con = store.con
+    try:
+        for table, parts in batch.tables.items():
+            for part in parts:
+                con.register("sf_batch", part)
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM sf_batch')
+                con.unregister("sf_batch")
+        for rejects in batch.rejects:
+            con.register("sf_rejects", rejects)
+            con.execute(
+                "INSERT INTO rejects BY NAME SELECT ? AS ingest_id, ? AS log_file_path, "
+                "? AS log_format, log_line, log_offset, reason, raw FROM sf_rejects",
+                [ingest_id, path, fmt],
+            )
+            con.unregister("sf_rejects")
+    except Exception as exc:
+        if "duckdb" in type(exc).__module__:
+            raise StoreError(f"cannot write {path} into the store: {exc}") from exc
+        raise

@@ -1,0 +1,83 @@
+"""One declared table of settings: name, type, default, environment variable and help.
+
+Settings are read from the environment (``SIGNALFIRE_<NAME>``) and may be overridden by CLI
+options. Nothing else in the code reads the environment for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signalfire.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A declared setting."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "SIGNALFIRE_" + self.name.upper()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", Path, Path("signalfire.duckdb"), "Path of the DuckDB store file."),
+    Setting(
+        "ingest_chunk_bytes",
+        _positive_int,
+        64 << 20,
+        "Bytes of log text parsed per batch; bounds memory during ingest.",
+    ),
+    Setting(
+        "ingest_live_grace_seconds",
+        _non_negative_float,
+        300.0,
+        "A last line without a newline in a file modified less than this many seconds ago is "
+        "held back as still being written; in an older file it is rejected as truncated.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """Return the value of a setting: its environment variable if set, else its default.
+
+    Raises:
+        ConfigError: the environment variable holds a value of the wrong type.
+    """
+    setting = _BY_NAME[name]
+    env = os.environ if environ is None else environ
+    raw = env.get(setting.env)
+    if raw is None or raw == "":
+        return setting.default
+    try:
+        return setting.type(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{setting.env}={raw!r} is not valid ({exc}); {setting.help} "
+            f"Unset it to use the default {setting.default!r}."
+        ) from exc

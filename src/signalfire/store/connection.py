@@ -1,0 +1,116 @@
+"""Open the store (a DuckDB file) and hand out its connection and Ibis backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from signalfire.errors import StoreError
+from signalfire.store import migrations
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends.duckdb import Backend as IbisDuckDB
+
+
+class Store:
+    """An open Signalfire store.
+
+    ``con`` is the raw DuckDB connection (used for ingest, which streams Arrow batches into the
+    file); ``ibis`` is the same connection seen through Ibis, for the detections and queries.
+    """
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+        self._ibis: IbisDuckDB | None = None
+
+    @classmethod
+    def open(cls, path: Path | str, *, read_only: bool = False) -> Store:
+        """Open (creating or migrating if needed) the store at ``path``.
+
+        Raises:
+            StoreError: the file is not a DuckDB database, is locked by another process, or its
+                directory does not exist.
+            SchemaVersionError: the store was written by a newer Signalfire.
+        """
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(
+                f"no store at {path}: ingest some logs first (signalfire ingest PATH) "
+                "or point --db / SIGNALFIRE_DB at an existing store"
+            )
+        if not path.parent.exists():
+            raise StoreError(
+                f"cannot create the store {path}: directory {path.parent} does not exist"
+            )
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StoreError(
+                    f"store {path} is in use by another Signalfire process; wait for it to "
+                    "finish or use another --db"
+                ) from exc
+            raise StoreError(f"cannot open store {path}: {text}") from exc
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{path} is not a Signalfire store (DuckDB cannot open it: {exc}); "
+                "point --db at another file"
+            ) from exc
+        try:
+            migrations.ensure_current(con, path, read_only=read_only)
+        except BaseException:
+            con.close()
+            raise
+        return cls(path, con, read_only)
+
+    @property
+    def ibis(self) -> IbisDuckDB:
+        """The store as an Ibis backend (created on first use: importing Ibis is slow)."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    def table(self, name: str) -> ir.Table:
+        """An Ibis table expression over one table of the store."""
+        return self.ibis.table(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: everything in the block lands, or nothing does."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Run a query that returns one value."""
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
