@@ -74,11 +74,19 @@ class Typed:
     field: str
 
 
-def zeek_text_value(raw: str, type_: str, field: str, set_separator: str = ",") -> Typed:
-    """Type a Zeek TSV field (``-`` unset, ``(empty)`` empty string or empty container)."""
-    unset = f"({raw} IS NULL OR {raw} = '-')"
-    empty = f"{raw} = '(empty)'"
-    present = f"NULLIF(NULLIF({raw}, '-'), '(empty)')"
+def zeek_text_value(
+    raw: str,
+    type_: str,
+    field: str,
+    set_separator: str = ",",
+    unset_field: str = "-",
+    empty_field: str = "(empty)",
+) -> Typed:
+    """Type a Zeek TSV field (by default ``-`` is unset, ``(empty)`` an empty string or set)."""
+    unset_lit, empty_lit = quote_literal(unset_field), quote_literal(empty_field)
+    unset = f"({raw} IS NULL OR {raw} = {unset_lit})"
+    empty = f"{raw} = {empty_lit}"
+    present = f"NULLIF(NULLIF({raw}, {unset_lit}), {empty_lit})"
     sep = quote_literal(set_separator)
     if type_ == "VARCHAR":
         return Typed(
@@ -120,9 +128,11 @@ def json_value(obj: str, paths: list[str], type_: str, field: str) -> Typed:
         return Typed(text, None, field)
     if type_ in ("VARCHAR[]", "DOUBLE[]"):
         elem = "VARCHAR" if type_ == "VARCHAR[]" else "DOUBLE"
+        kind = f"json_type({node})"
         value = (
-            f"CASE json_type({node}) WHEN 'ARRAY' THEN json_transform({node}, '[\"{elem}\"]') "
-            f"WHEN 'NULL' THEN NULL ELSE [TRY_CAST({text} AS {elem})] END"
+            f"CASE WHEN {node} IS NULL OR {kind} = 'NULL' THEN NULL "
+            f"WHEN {kind} = 'ARRAY' THEN json_transform({node}, '[\"{elem}\"]') "
+            f"ELSE [TRY_CAST({text} AS {elem})] END"
         )
         return Typed(value, text if elem == "DOUBLE" else None, field)
     if type_ == "TIMESTAMP":

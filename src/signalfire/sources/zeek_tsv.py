@@ -210,15 +210,14 @@ class ZeekTsvReader:
         mapping = FIELDS[self._table]
         values: dict[str, Typed] = {}
         extras: list[str] = []
+        markers = (header.set_separator, header.unset_field, header.empty_field)
         for i, name in enumerate(header.fields):
             ref = f"f{i}"
             column = mapping.get(name)
             if column is not None and column not in values:
-                values[column] = zeek_text_value(
-                    ref, table.type_of(column), name, header.set_separator
-                )
+                values[column] = zeek_text_value(ref, table.type_of(column), name, *markers)
             else:
-                text = zeek_text_value(ref, "VARCHAR", name).value
+                text = zeek_text_value(ref, "VARCHAR", name, *markers).value
                 extras.append(f"{{'key': {quote_literal(name)}, 'value': {text}}}")
         extra = (
             f"map_from_entries(list_filter([{', '.join(extras)}], e -> e.value IS NOT NULL))"

@@ -1,0 +1,55 @@
+"""Terminal output shared by the commands: JSON for scripts, rich tables and progress for people.
+
+Progress bars and messages go to stderr so that stdout stays clean for ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(obj, default=str, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def byte_progress(enabled: bool, label: str) -> Iterator[Any]:
+    """A progress bar over bytes on stderr; yields ``update(done, total, name)``."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda done, total, name: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[name]}", style="dim"),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None, name="")
+
+        def update(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, name=name[-50:])
+
+        yield update
