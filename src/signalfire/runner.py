@@ -96,7 +96,9 @@ def ingest(
         SourceError: a path does not exist (nothing is ingested then).
     """
     started = time.perf_counter()
-    files = list(reader.walk(paths))
+    # The store's own files may sit in the directory being ingested: never read them as logs.
+    own = {store.path.resolve(), Path(str(store.path.resolve()) + ".wal")}
+    files = [f for f in reader.walk(paths) if f.resolve() not in own]
     total = sum(f.stat().st_size for f in files)
     done = 0
     chunk = chunk_bytes or int(settings.get("ingest_chunk_bytes"))
