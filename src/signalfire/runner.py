@@ -22,8 +22,8 @@ import xxhash
 from signalfire import __version__, settings
 from signalfire.errors import StoreError
 from signalfire.sources import detect, reader
-from signalfire.sources.batch import ParsedBatch, Provenance
-from signalfire.sources.normalize import engine
+from signalfire.sources.batch import NormalizeQuery, ParsedBatch, Provenance
+from signalfire.sources.normalize import engine, register_functions
 from signalfire.store import Store, ingest_log
 
 HEAD_BYTES = 64 << 10
@@ -104,6 +104,8 @@ def ingest(
     chunk = chunk_bytes or int(settings.get("ingest_chunk_bytes"))
     grace = float(settings.get("ingest_live_grace_seconds"))
     compute = engine()
+    # The typing SQL of the readers runs inside the store's own INSERTs.
+    register_functions(store.con)
     summary = IngestSummary()
     for path in files:
         size = path.stat().st_size
@@ -191,9 +193,7 @@ def _ingest_file(
                 parser.prime(head)
             for chunk in chunks:
                 batch = parser.parse(chunk)
-                _store_batch(store, batch, ingest_id, name, parser.format)
-                for table, parts in batch.tables.items():
-                    rows[table] += sum(p.num_rows for p in parts)
+                rows.update(_store_batch(store, batch, ingest_id, name, parser.format))
                 rejected += batch.reject_count
                 tick(raw.tell())
             if chunks.end_offset == start_offset:
@@ -238,14 +238,21 @@ def _ingest_file(
     return FileOutcome(name, status, fmt, dict(rows), rejected, chunks.held_back)
 
 
-def _store_batch(store: Store, batch: ParsedBatch, ingest_id: int, path: str, fmt: str) -> None:
+def _store_batch(
+    store: Store, batch: ParsedBatch, ingest_id: int, path: str, fmt: str
+) -> dict[str, int]:
+    """Write a batch inside the open transaction; return the rows stored per table."""
     con = store.con
+    stored: Counter[str] = Counter()
     try:
+        for query in batch.queries:
+            stored[query.table] += _run_query(con, query, batch)
         for table, parts in batch.tables.items():
             for part in parts:
                 con.register("sf_batch", part)
                 con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM sf_batch')
                 con.unregister("sf_batch")
+                stored[table] += part.num_rows
         for rejects in batch.rejects:
             con.register("sf_rejects", rejects)
             con.execute(
@@ -254,7 +261,26 @@ def _store_batch(store: Store, batch: ParsedBatch, ingest_id: int, path: str, fm
                 [ingest_id, path, fmt],
             )
             con.unregister("sf_rejects")
-    except Exception as exc:
-        if "duckdb" in type(exc).__module__:
-            raise StoreError(f"cannot write {path} into the store: {exc}") from exc
-        raise
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot write {path} into the store: {exc}") from exc
+    return dict(stored)
+
+
+def _run_query(con: duckdb.DuckDBPyConnection, query: NormalizeQuery, batch: ParsedBatch) -> int:
+    """Type and insert the good rows in one pass; only if some were bad, fetch the rejects."""
+    query.register(con)
+    try:
+        row = con.execute(
+            f'INSERT INTO "{query.table}" BY NAME {query.good_rows_sql()}'
+        ).fetchone()
+        inserted = int(row[0]) if row else 0
+    finally:
+        query.unregister(con)
+    if inserted < query.rows:
+        exact = query.exact() if query.exact is not None else query
+        exact.register(con)
+        try:
+            batch.add_rejects(con.execute(exact.rejects_sql()).to_arrow_table())
+        finally:
+            exact.unregister(con)
+    return inserted

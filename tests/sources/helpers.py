@@ -15,11 +15,13 @@ from signalfire.sources.reader import ChunkReader
 def parse_bytes(data: bytes, chunk_bytes: int = 1 << 20) -> tuple[str, dict[str, pa.Table], pa.Table]:
     """(format, rows per table, rejects) of some log content."""
     fmt = detect.detect(data[:65536])
-    reader = detect.reader_for(fmt, engine(), Provenance("mem.log", 1))
+    con = engine()
+    reader = detect.reader_for(fmt, con, Provenance("mem.log", 1))
     tables: dict[str, list[pa.Table]] = {}
     rejects: list[pa.Table] = []
     for chunk in ChunkReader(io.BytesIO(data), chunk_bytes, 0, 0, keep_partial_tail=True):
         batch = reader.parse(chunk)
+        batch.materialize(con)
         for name, parts in batch.tables.items():
             tables.setdefault(name, []).extend(parts)
         rejects.extend(batch.rejects)

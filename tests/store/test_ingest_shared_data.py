@@ -92,12 +92,12 @@ def test_malformed_folders_give_rejects_with_reasons(
 def test_unknown_columns_are_kept(shared_data: Path, store: Store) -> None:
     runner.ingest(store, [shared_data / "zeek" / "rita" / "has_unknown_field"])
     values = store.con.execute(
-        "SELECT extra['i_dont_exist'] FROM http WHERE extra['i_dont_exist'] IS NOT NULL"
+        "SELECT extra->>'i_dont_exist' FROM http WHERE extra->>'i_dont_exist' IS NOT NULL"
     ).fetchall()
     assert ("bingbong",) in values
     runner.ingest(store, [shared_data / "zeek" / "stratosphere" / "001-zeek-scenario-malicious"])
     labels = store.scalar(
-        "SELECT count(*) FROM conn WHERE extra['label'] IS NOT NULL "
+        "SELECT count(*) FROM conn WHERE extra->>'label' IS NOT NULL "
         "AND log_file_path LIKE '%labeled-conn.log'"
     )
     assert labels > 0

@@ -3,7 +3,7 @@
 Column names follow the Elastic Common Schema, flattened with underscores. Every event table
 starts with ``timestamp`` (UTC, microseconds) and ends with the provenance columns, so an alert can
 always be traced back to the raw line: ``event_dataset`` (the Zeek log path or Suricata event
-type the row came from), ``extra`` (fields the parser does not know, kept as text, never dropped),
+type the row came from), ``extra`` (fields the parser does not know, a JSON object of text values, never dropped),
 ``log_format``, ``log_file_path``, ``log_line`` and ``ingest_id``.
 
 ``SCHEMA_VERSION`` is stored in the store; ``signalfire.store.migrations`` upgrades older stores.
@@ -64,7 +64,11 @@ _ENDPOINTS = (
 )
 PROVENANCE = (
     _c("event_dataset", TEXT, "Zeek log path (conn, open_conn, ...) or Suricata event_type."),
-    _c("extra", "MAP(VARCHAR, VARCHAR)", "Fields the parser does not know, as text."),
+    _c(
+        "extra",
+        "JSON",
+        "Fields the parser does not know: a JSON object of their text values; NULL if none.",
+    ),
     _c("log_format", TEXT, "zeek_tsv, zeek_json or suricata_eve."),
     _c("log_file_path", TEXT, "File the row was read from."),
     _c("log_line", "BIGINT", "1-based line number in the (decompressed) file."),

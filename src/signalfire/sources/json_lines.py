@@ -15,13 +15,16 @@ NOT_JSON = "not a valid JSON object: the line is cut off or is not JSON; fix or 
 
 
 def extra_map(obj: str, known: list[str]) -> str:
-    """SQL of the map of every top-level key not in ``known``, with its value as text."""
+    """SQL of the JSON object of every top-level key not in ``known`` with its value as text
+    (NULL when there is none)."""
     keys = "[" + ", ".join(quote_literal(k) for k in sorted(set(known))) + "]::VARCHAR[]"
-    return (
-        f"map_from_entries(list_transform(list_filter(map_entries(CAST({obj} AS "
-        f"MAP(VARCHAR, JSON))), e -> NOT list_contains({keys}, e.key)), "
-        "e -> {'key': e.key, 'value': e.value ->> '$'}))"
+    entries = (
+        f"list_filter(map_entries(CAST({obj} AS MAP(VARCHAR, JSON))), "
+        f"e -> NOT list_contains({keys}, e.key) AND e.value IS NOT NULL "
+        "AND json_type(e.value) <> 'NULL')"
     )
+    as_text = f"map_from_entries(list_transform({entries}, e -> {{'key': e.key, 'value': e.value ->> '$'}}))"
+    return f"CASE WHEN len({entries}) = 0 THEN NULL ELSE to_json({as_text}) END"
 
 
 class JsonLinesReader:

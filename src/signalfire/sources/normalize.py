@@ -43,10 +43,13 @@ def _unescape(value: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def engine() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB used by the readers as a pure compute engine (no store access)."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the functions the normalizing SQL uses available on a connection (idempotent)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UNESCAPE_UDF]
+    ).fetchone()
+    if found and found[0]:
+        return
     con.create_function(
         UNESCAPE_UDF,
         _unescape,
@@ -55,6 +58,13 @@ def engine() -> duckdb.DuckDBPyConnection:
         type=duckdb.func.PythonUDFType.NATIVE,
         side_effects=False,
     )
+
+
+def engine() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB used by the readers as a pure compute engine (no store access)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    register_functions(con)
     return con
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from signalfire.model.schema import TABLES_BY_NAME
-from signalfire.sources.batch import ParsedBatch, Provenance, rejected_lines
+from signalfire.sources.batch import NormalizeQuery, ParsedBatch, Provenance, rejected_lines
 from signalfire.sources.lines import line_table
 from signalfire.sources.normalize import (
     Typed,
@@ -136,13 +136,32 @@ class ZeekTsvReader:
             batch.add_rejects(rejected_lines(line_table(segment), NO_HEADER))
             return batch
         fast = self._split_fast(segment)
-        if fast is not None:
-            result = self._normalize(fast, exact=False)
-            if result.column("reject_reason").null_count == result.num_rows:
-                batch.add_normalized(self._table, result)
-                return batch
-        batch.add_normalized(self._table, self._normalize(self._split_exact(segment), exact=True))
+        if fast is None:
+            batch.queries.append(self._exact_query(segment, self.header))
+            return batch
+        # The header in force now: a later header block of the same chunk may replace it
+        # before the exact re-read (if any) runs.
+        header = self.header
+        batch.queries.append(
+            NormalizeQuery(
+                self._table,
+                self._normalize_sql(exact=False),
+                {"sf_split": fast},
+                fast.num_rows,
+                exact=lambda: self._exact_query(segment, header),
+            )
+        )
         return batch
+
+    def _exact_query(self, segment: Chunk, header: ZeekHeader) -> NormalizeQuery:
+        saved, self.header = self.header, header
+        try:
+            split = self._split_exact(segment)
+            return NormalizeQuery(
+                self._table, self._normalize_sql(exact=True), {"sf_split": split}, split.num_rows
+            )
+        finally:
+            self.header = saved
 
     @property
     def _table(self) -> str:
@@ -204,7 +223,7 @@ class ZeekTsvReader:
         finally:
             self.con.unregister("sf_lines")
 
-    def _normalize(self, split: pa.Table, *, exact: bool) -> pa.Table:
+    def _normalize_sql(self, *, exact: bool) -> str:
         header, prov = self.header, self.provenance
         table = TABLES_BY_NAME[self._table]
         mapping = FIELDS[self._table]
@@ -218,11 +237,13 @@ class ZeekTsvReader:
                 values[column] = zeek_text_value(ref, table.type_of(column), name, *markers)
             else:
                 text = zeek_text_value(ref, "VARCHAR", name, *markers).value
-                extras.append(f"{{'key': {quote_literal(name)}, 'value': {text}}}")
+                extras.append(f"{quote_literal(name)}, {text}")
+        # JSON text, NULL when every unknown field is unset: an empty MAP per row would cost
+        # a third of the insert time. json_merge_patch drops the unset (null) entries.
         extra = (
-            f"map_from_entries(list_filter([{', '.join(extras)}], e -> e.value IS NOT NULL))"
+            f"NULLIF(json_merge_patch('{{}}', json_object({', '.join(extras)})), '{{}}')"
             if extras
-            else "MAP {}"
+            else "NULL"
         )
         reasons = []
         if exact:
@@ -234,8 +255,8 @@ class ZeekTsvReader:
             )
         source = "sf_split"
         if not exact:
-            # Any reject sends the segment through the exact path, so the fast path needs
-            # neither the raw text nor the offset of its lines.
+            # Rejects of the fast path are re-read exactly (NormalizeQuery.exact) for their
+            # offset and raw text, so the fast path carries neither.
             source = "(SELECT *, NULL::VARCHAR AS raw, NULL::BIGINT AS log_offset FROM sf_split)"
         provenance = {
             "event_dataset": quote_literal(header.path or "unknown"),
@@ -244,11 +265,6 @@ class ZeekTsvReader:
             "log_line": "log_line",
             "ingest_id": str(prov.ingest_id),
         }
-        sql = select_normalized(
+        return select_normalized(
             table, values, extra=extra, provenance=provenance, reasons=reasons, source=source
         )
-        self.con.register("sf_split", split)
-        try:
-            return self.con.execute(sql).to_arrow_table()
-        finally:
-            self.con.unregister("sf_split")
