@@ -178,9 +178,7 @@ def _ingest_file(
     try:
         # A last line without newline in a live log is being written: leave it for next time.
         finished = compression != "none" or time.time() - path.stat().st_mtime > grace
-        chunks = reader.ChunkReader(
-            stream, chunk_bytes, start_offset, start_line, finished, hasher
-        )
+        chunks = reader.ChunkReader(stream, chunk_bytes, start_offset, start_line, finished, hasher)
         started_at = datetime.now(UTC).replace(tzinfo=None)
         rows: Counter[str] = Counter()
         rejected = 0
@@ -270,9 +268,7 @@ def _run_query(con: duckdb.DuckDBPyConnection, query: NormalizeQuery, batch: Par
     """Type and insert the good rows in one pass; only if some were bad, fetch the rejects."""
     query.register(con)
     try:
-        row = con.execute(
-            f'INSERT INTO "{query.table}" BY NAME {query.good_rows_sql()}'
-        ).fetchone()
+        row = con.execute(f'INSERT INTO "{query.table}" BY NAME {query.good_rows_sql()}').fetchone()
         inserted = int(row[0]) if row else 0
     finally:
         query.unregister(con)

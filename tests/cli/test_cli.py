@@ -30,8 +30,10 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def _log(path: Path, n: int, start: int = 0) -> Path:
-    rows = [[f"{1700000000 + i}.5", f"C{i}", "10.0.0.1", "40000", "192.0.2.7", "443", "tcp", str(i)]
-            for i in range(start, start + n)]
+    rows = [
+        [f"{1700000000 + i}.5", f"C{i}", "10.0.0.1", "40000", "192.0.2.7", "443", "tcp", str(i)]
+        for i in range(start, start + n)
+    ]
     path.write_bytes(zeek_tsv("conn", FIELDS, TYPES, rows))
     return path
 
@@ -46,7 +48,11 @@ def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert {k: summary[k] for k in ("files", "rows", "rejected", "already_ingested")} == {
-        "files": 2, "rows": {"conn": 25}, "rejected": 1, "already_ingested": 0}
+        "files": 2,
+        "rows": {"conn": 25},
+        "rejected": 1,
+        "already_ingested": 0,
+    }
     again = json.loads(run("--db", db, "ingest", "--json", str(logs)).stdout)
     assert again["already_ingested"] == 2 and again["rows"] == {}
     status = run("--db", db, "status", "--json")
@@ -71,7 +77,9 @@ def test_errors_are_one_line_with_documented_exit_codes(tmp_path: Path) -> None:
     assert no_store.returncode == 5 and "ingest some logs first" in no_store.stderr
     usage = run("ingest")
     assert usage.returncode == 2
-    bad_setting = run("--db", db, "ingest", str(tmp_path), env={"SIGNALFIRE_INGEST_CHUNK_BYTES": "lots"})
+    bad_setting = run(
+        "--db", db, "ingest", str(tmp_path), env={"SIGNALFIRE_INGEST_CHUNK_BYTES": "lots"}
+    )
     assert bad_setting.returncode == 3 and "SIGNALFIRE_INGEST_CHUNK_BYTES" in bad_setting.stderr
 
 
@@ -128,7 +136,9 @@ def test_sigkill_half_way_leaves_the_store_as_before_that_file(tmp_path: Path) -
     assert killed_at is not None, "the ingest finished before it could be killed half-way"
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM conn").fetchone() == (100,)
-    assert con.execute("SELECT count(*) FROM conn WHERE log_file_path LIKE '%b.log'").fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM conn WHERE log_file_path LIKE '%b.log'"
+    ).fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM ingest_log").fetchone() == (1,)
     con.close()
     again = run("--db", str(db), "ingest", "--json", str(logs))

@@ -12,7 +12,9 @@ from signalfire.sources.normalize import engine
 from signalfire.sources.reader import ChunkReader
 
 
-def parse_bytes(data: bytes, chunk_bytes: int = 1 << 20) -> tuple[str, dict[str, pa.Table], pa.Table]:
+def parse_bytes(
+    data: bytes, chunk_bytes: int = 1 << 20
+) -> tuple[str, dict[str, pa.Table], pa.Table]:
     """(format, rows per table, rejects) of some log content."""
     fmt = detect.detect(data[:65536])
     con = engine()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +13,16 @@ from tests.sources.zeek_samples import zeek_json, zeek_tsv
 
 PROVENANCE = ("event_dataset", "log_format", "log_file_path", "log_line", "ingest_id")
 
-DOTTED = {"ts": 1517336042.090842, "uid": "C1", "id.orig_h": "10.0.0.1", "id.orig_p": 1234,
-          "id.resp_h": "10.0.0.2", "id.resp_p": 502, "func": "WRITE_SINGLE_REGISTER",
-          "exception": None}
+DOTTED = {
+    "ts": 1517336042.090842,
+    "uid": "C1",
+    "id.orig_h": "10.0.0.1",
+    "id.orig_p": 1234,
+    "id.resp_h": "10.0.0.2",
+    "id.resp_p": 502,
+    "func": "WRITE_SINGLE_REGISTER",
+    "exception": None,
+}
 
 
 def _extra(row: dict[str, object]) -> dict[str, object]:
@@ -28,11 +34,21 @@ def _extra(row: dict[str, object]) -> dict[str, object]:
     "record",
     [
         DOTTED,
-        {"ts": 1517336042.090842, "uid": "C1", "id_orig_h": "10.0.0.1", "id_orig_p": 1234,
-         "id_resp_h": "10.0.0.2", "id_resp_p": 502, "func": "WRITE_SINGLE_REGISTER"},
-        {"ts": "2018-01-30T18:14:02.090842Z", "uid": "C1",
-         "id": {"orig_h": "10.0.0.1", "orig_p": 1234, "resp_h": "10.0.0.2", "resp_p": 502},
-         "func": "WRITE_SINGLE_REGISTER"},
+        {
+            "ts": 1517336042.090842,
+            "uid": "C1",
+            "id_orig_h": "10.0.0.1",
+            "id_orig_p": 1234,
+            "id_resp_h": "10.0.0.2",
+            "id_resp_p": 502,
+            "func": "WRITE_SINGLE_REGISTER",
+        },
+        {
+            "ts": "2018-01-30T18:14:02.090842Z",
+            "uid": "C1",
+            "id": {"orig_h": "10.0.0.1", "orig_p": 1234, "resp_h": "10.0.0.2", "resp_p": 502},
+            "func": "WRITE_SINGLE_REGISTER",
+        },
     ],
     ids=["dotted", "underscore-kafka", "nested-iso8601"],
 )
@@ -49,8 +65,15 @@ def test_key_variants_and_timestamps(record: dict[str, object]) -> None:
 
 
 def test_path_field_wins_and_unknown_keys_are_kept() -> None:
-    record = {"_path": "conn", "ts": 1.0, "uid": "C1", "id.orig_h": "10.0.0.1",
-              "orig_bytes": 5, "label": "benign", "_write_ts": "2020-01-01T00:00:00Z"}
+    record = {
+        "_path": "conn",
+        "ts": 1.0,
+        "uid": "C1",
+        "id.orig_h": "10.0.0.1",
+        "orig_bytes": 5,
+        "label": "benign",
+        "_write_ts": "2020-01-01T00:00:00Z",
+    }
     _, tables, _ = parse_bytes(zeek_json([record]))
     row = tables["conn"].to_pylist()[0]
     assert row["source_bytes"] == 5
@@ -58,11 +81,22 @@ def test_path_field_wins_and_unknown_keys_are_kept() -> None:
 
 
 def test_mixed_logs_in_one_file_and_bad_lines() -> None:
-    data = zeek_json([
-        {"ts": 1.0, "uid": "C1", "query": "example.org", "qtype": 1, "answers": ["1.2.3.4"],
-         "TTLs": [60.0]},
-        {"ts": 2.0, "uid": "C2", "conn_state": "SF", "history": "ShADadFf"},
-    ]) + b'{"ts": 3.0, "uid": "C3", "conn_st\n[1, 2]\n{"ts": "never", "conn_state": "S0"}\n'
+    data = (
+        zeek_json(
+            [
+                {
+                    "ts": 1.0,
+                    "uid": "C1",
+                    "query": "example.org",
+                    "qtype": 1,
+                    "answers": ["1.2.3.4"],
+                    "TTLs": [60.0],
+                },
+                {"ts": 2.0, "uid": "C2", "conn_state": "SF", "history": "ShADadFf"},
+            ]
+        )
+        + b'{"ts": 3.0, "uid": "C3", "conn_st\n[1, 2]\n{"ts": "never", "conn_state": "S0"}\n'
+    )
     _, tables, rejects = parse_bytes(data)
     dns = tables["dns"].to_pylist()[0]
     assert dns["dns_answers"] == ["1.2.3.4"] and dns["dns_ttls"] == [60.0]
@@ -78,26 +112,113 @@ def _comparable(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def test_generated_tsv_and_json_give_identical_rows() -> None:
-    fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
-              "trans_id", "rtt", "query", "qtype", "AA", "answers", "TTLs", "rejected", "label"]
-    types = ["time", "string", "addr", "port", "addr", "port", "enum", "count", "interval",
-             "string", "count", "bool", "vector[string]", "vector[interval]", "bool", "string"]
+    fields = [
+        "ts",
+        "uid",
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "proto",
+        "trans_id",
+        "rtt",
+        "query",
+        "qtype",
+        "AA",
+        "answers",
+        "TTLs",
+        "rejected",
+        "label",
+    ]
+    types = [
+        "time",
+        "string",
+        "addr",
+        "port",
+        "addr",
+        "port",
+        "enum",
+        "count",
+        "interval",
+        "string",
+        "count",
+        "bool",
+        "vector[string]",
+        "vector[interval]",
+        "bool",
+        "string",
+    ]
     tsv_rows = [
-        ["1517336042.279652", "CVvre", "192.168.88.2", "55638", "165.227.88.15", "53", "udp",
-         "42937", "0.069982", "6dde.r-1x.com", "16", "F", "TXT 18 302f,TXT 9 a", "60.000000,30.5",
-         "F", "x"],
-        ["1517336043.000001", "C2", "192.168.88.2", "1", "165.227.88.15", "53", "udp",
-         "1", "-", "-", "-", "T", "(empty)", "(empty)", "T", "-"],
+        [
+            "1517336042.279652",
+            "CVvre",
+            "192.168.88.2",
+            "55638",
+            "165.227.88.15",
+            "53",
+            "udp",
+            "42937",
+            "0.069982",
+            "6dde.r-1x.com",
+            "16",
+            "F",
+            "TXT 18 302f,TXT 9 a",
+            "60.000000,30.5",
+            "F",
+            "x",
+        ],
+        [
+            "1517336043.000001",
+            "C2",
+            "192.168.88.2",
+            "1",
+            "165.227.88.15",
+            "53",
+            "udp",
+            "1",
+            "-",
+            "-",
+            "-",
+            "T",
+            "(empty)",
+            "(empty)",
+            "T",
+            "-",
+        ],
     ]
     json_rows = [
-        {"ts": 1517336042.279652, "uid": "CVvre", "id.orig_h": "192.168.88.2",
-         "id.orig_p": 55638, "id.resp_h": "165.227.88.15", "id.resp_p": 53, "proto": "udp",
-         "trans_id": 42937, "rtt": 0.069982, "query": "6dde.r-1x.com", "qtype": 16, "AA": False,
-         "answers": ["TXT 18 302f", "TXT 9 a"], "TTLs": [60.0, 30.5], "rejected": False,
-         "label": "x"},
-        {"ts": 1517336043.000001, "uid": "C2", "id.orig_h": "192.168.88.2", "id.orig_p": 1,
-         "id.resp_h": "165.227.88.15", "id.resp_p": 53, "proto": "udp", "trans_id": 1,
-         "AA": True, "answers": [], "TTLs": [], "rejected": True},
+        {
+            "ts": 1517336042.279652,
+            "uid": "CVvre",
+            "id.orig_h": "192.168.88.2",
+            "id.orig_p": 55638,
+            "id.resp_h": "165.227.88.15",
+            "id.resp_p": 53,
+            "proto": "udp",
+            "trans_id": 42937,
+            "rtt": 0.069982,
+            "query": "6dde.r-1x.com",
+            "qtype": 16,
+            "AA": False,
+            "answers": ["TXT 18 302f", "TXT 9 a"],
+            "TTLs": [60.0, 30.5],
+            "rejected": False,
+            "label": "x",
+        },
+        {
+            "ts": 1517336043.000001,
+            "uid": "C2",
+            "id.orig_h": "192.168.88.2",
+            "id.orig_p": 1,
+            "id.resp_h": "165.227.88.15",
+            "id.resp_p": 53,
+            "proto": "udp",
+            "trans_id": 1,
+            "AA": True,
+            "answers": [],
+            "TTLs": [],
+            "rejected": True,
+        },
     ]
     _, from_tsv, _ = parse_bytes(zeek_tsv("dns", fields, types, tsv_rows))
     _, from_json, _ = parse_bytes(zeek_json([{"_path": "dns", **r} for r in json_rows]))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import gzip
+import json
 from datetime import datetime
 
 import pytest
@@ -13,12 +12,45 @@ from signalfire.sources.zeek_tsv import NO_HEADER
 from tests.sources.helpers import parse_bytes
 from tests.sources.zeek_samples import zeek_tsv
 
-CONN_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
-               "duration", "orig_bytes", "local_orig", "tunnel_parents"]
-CONN_TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "interval", "count",
-              "bool", "set[string]"]
-ROW = ["1517336042.090842", "Cabc", "10.0.0.1", "51234", "8.8.8.8", "53", "udp", "0.069982",
-       "61", "T", "(empty)"]
+CONN_FIELDS = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "duration",
+    "orig_bytes",
+    "local_orig",
+    "tunnel_parents",
+]
+CONN_TYPES = [
+    "time",
+    "string",
+    "addr",
+    "port",
+    "addr",
+    "port",
+    "enum",
+    "interval",
+    "count",
+    "bool",
+    "set[string]",
+]
+ROW = [
+    "1517336042.090842",
+    "Cabc",
+    "10.0.0.1",
+    "51234",
+    "8.8.8.8",
+    "53",
+    "udp",
+    "0.069982",
+    "61",
+    "T",
+    "(empty)",
+]
 
 
 def _extra(row: dict[str, object]) -> dict[str, object]:
@@ -79,10 +111,10 @@ def test_any_field_order_and_extra_columns() -> None:
 
 def test_other_separator_and_unset_markers() -> None:
     data = (
-        "#separator ,\n#set_separator,;\n#empty_field,EMPTY\n#unset_field,NONE\n#path,conn\n"
-        "#fields,ts,uid,id.orig_h,tunnel_parents\n#types,time,string,addr,set[string]\n"
-        "1.5,C1,10.0.0.1,a;b\n2.5,C2,NONE,EMPTY\n"
-    ).encode()
+        b"#separator ,\n#set_separator,;\n#empty_field,EMPTY\n#unset_field,NONE\n#path,conn\n"
+        b"#fields,ts,uid,id.orig_h,tunnel_parents\n#types,time,string,addr,set[string]\n"
+        b"1.5,C1,10.0.0.1,a;b\n2.5,C2,NONE,EMPTY\n"
+    )
     _, tables, rejects = parse_bytes(data)
     assert rejects.num_rows == 0
     rows = tables["conn"].to_pylist()
@@ -132,8 +164,12 @@ def test_rows_without_header_are_rejected_not_guessed() -> None:
 
 
 def test_second_header_block_switches_log_type_mid_file() -> None:
-    dns = zeek_tsv("dns", ["ts", "uid", "query", "qtype"], ["time", "string", "string", "count"],
-                   [["1.0", "C9", "example.org", "1"]])
+    dns = zeek_tsv(
+        "dns",
+        ["ts", "uid", "query", "qtype"],
+        ["time", "string", "string", "count"],
+        [["1.0", "C9", "example.org", "1"]],
+    )
     data = zeek_tsv("conn", CONN_FIELDS, CONN_TYPES, [ROW]) + dns
     _, tables, rejects = parse_bytes(data)
     assert rejects.num_rows == 0
@@ -151,9 +187,12 @@ def test_chunk_boundaries_do_not_change_the_result() -> None:
 
 
 def test_unknown_log_path_goes_to_other_event_with_all_fields() -> None:
-    data = zeek_tsv("weird", ["ts", "uid", "id.orig_h", "name", "notice"],
-                    ["time", "string", "addr", "string", "bool"],
-                    [["1.0", "C1", "10.0.0.1", "bad_TCP_checksum", "F"]])
+    data = zeek_tsv(
+        "weird",
+        ["ts", "uid", "id.orig_h", "name", "notice"],
+        ["time", "string", "addr", "string", "bool"],
+        [["1.0", "C1", "10.0.0.1", "bad_TCP_checksum", "F"]],
+    )
     row = _one(data, "other_event")
     assert row["event_dataset"] == "weird" and row["source_ip"] == "10.0.0.1"
     assert _extra(row) == {"name": "bad_TCP_checksum", "notice": "F"}

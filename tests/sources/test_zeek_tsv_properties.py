@@ -4,7 +4,6 @@ and unknown columns round-trip to the values a Zeek writer meant."""
 from __future__ import annotations
 
 import json
-
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -23,9 +22,17 @@ FIELDS = {
     "id.orig_h": ("addr", "source_ip", st.ip_addresses().map(str)),
     "id.orig_p": ("port", "source_port", st.integers(0, 65535)),
     "orig_bytes": ("count", "source_bytes", st.integers(0, 2**62)),
-    "duration": ("interval", "event_duration", st.floats(0, 1e6, allow_nan=False).map(lambda f: round(f, 6))),
+    "duration": (
+        "interval",
+        "event_duration",
+        st.floats(0, 1e6, allow_nan=False).map(lambda f: round(f, 6)),
+    ),
     "local_orig": ("bool", "source_local", st.booleans()),
-    "tunnel_parents": ("set[string]", "tunnel_parents", st.lists(st.from_regex(r"C[A-Za-z0-9]{1,8}", fullmatch=True), max_size=3)),
+    "tunnel_parents": (
+        "set[string]",
+        "tunnel_parents",
+        st.lists(st.from_regex(r"C[A-Za-z0-9]{1,8}", fullmatch=True), max_size=3),
+    ),
 }
 
 
@@ -84,7 +91,9 @@ def records(draw: st.DrawFn) -> tuple[list[str], list[dict[str, object]], list[s
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records())
-def test_tsv_reader_recovers_every_value(case: tuple[list[str], list[dict[str, object]], list[str]]) -> None:
+def test_tsv_reader_recovers_every_value(
+    case: tuple[list[str], list[dict[str, object]], list[str]],
+) -> None:
     names, rows, extras = case
     fields = ["ts", *names, *extras]
     types = ["time", *(FIELDS[n][0] for n in names), *("string" for _ in extras)]
@@ -92,8 +101,13 @@ def test_tsv_reader_recovers_every_value(case: tuple[list[str], list[dict[str, o
     for row in rows:
         micros = int(row["ts"])  # type: ignore[call-overload]
         ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-        lines.append([ts, *(_render(FIELDS[n][0], row[n]) for n in names),
-                      *(_render("string", row[e]) for e in extras)])
+        lines.append(
+            [
+                ts,
+                *(_render(FIELDS[n][0], row[n]) for n in names),
+                *(_render("string", row[e]) for e in extras),
+            ]
+        )
     _, tables, rejects = parse_bytes(zeek_tsv("conn", fields, types, lines))
     assert rejects.num_rows == 0, rejects.to_pylist()
     got = tables["conn"].to_pylist()

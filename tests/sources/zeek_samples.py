@@ -8,7 +8,9 @@ from collections.abc import Sequence
 HEADER_FIELDS = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
 
 
-def zeek_tsv(path: str, fields: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+def zeek_tsv(
+    path: str, fields: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[str]]
+) -> bytes:
     """A Zeek TSV log with its header, the given rows and a #close footer."""
     lines = [
         HEADER_FIELDS.rstrip("\n"),

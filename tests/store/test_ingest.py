@@ -21,8 +21,10 @@ TYPES = ["time", "string", "addr", "port", "addr", "port", "enum"]
 
 
 def _rows(start: int, n: int) -> list[list[str]]:
-    return [[f"{1700000000 + i}.25", f"C{i}", "10.0.0.1", "1000", "10.0.0.2", "22", "tcp"]
-            for i in range(start, start + n)]
+    return [
+        [f"{1700000000 + i}.25", f"C{i}", "10.0.0.1", "1000", "10.0.0.2", "22", "tcp"]
+        for i in range(start, start + n)
+    ]
 
 
 def _header() -> bytes:
@@ -66,7 +68,9 @@ def test_growing_log_adds_only_new_lines(tmp_path: Path, store: Store) -> None:
     summary = runner.ingest(store, [log])
     assert summary.rows == {"conn": 20} and summary.to_json()["appended"] == 1
     assert _count(store) == 50
-    lines = [r[0] for r in store.con.execute("SELECT log_line FROM conn ORDER BY log_line").fetchall()]
+    lines = [
+        r[0] for r in store.con.execute("SELECT log_line FROM conn ORDER BY log_line").fetchall()
+    ]
     assert lines == list(range(9, 59)), "line numbers continue across runs"
     assert runner.ingest(store, [log]).rows == {}
 
@@ -89,25 +93,31 @@ def test_live_partial_line_waits_old_partial_line_is_rejected(tmp_path: Path, st
     os.utime(stale, (old, old))
     summary = runner.ingest(store, [stale])
     assert summary.rejected == 1
-    assert "truncated" in store.scalar("SELECT reason FROM rejects WHERE log_file_path = ?", [str(stale)])
+    assert "truncated" in store.scalar(
+        "SELECT reason FROM rejects WHERE log_file_path = ?", [str(stale)]
+    )
 
 
 def test_newer_store_is_refused_older_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     Store.open(path).close()
     con = duckdb.connect(str(path))
-    con.execute("UPDATE schema_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
+    con.execute(
+        "UPDATE schema_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)]
+    )
     con.close()
     with pytest.raises(SchemaVersionError, match="newer Signalfire"):
         Store.open(path)
     # A store from before versioning: no schema_meta, a table missing a column and one missing.
     old = tmp_path / "old.duckdb"
     con = duckdb.connect(str(old))
-    con.execute("CREATE TABLE conn (\"timestamp\" TIMESTAMP, uid VARCHAR, source_ip VARCHAR)")
+    con.execute('CREATE TABLE conn ("timestamp" TIMESTAMP, uid VARCHAR, source_ip VARCHAR)')
     con.execute("INSERT INTO conn VALUES ('2020-01-01', 'C1', '10.0.0.1')")
     con.close()
     with Store.open(old) as store:
-        assert store.scalar("SELECT value FROM schema_meta WHERE key = 'schema_version'") == str(SCHEMA_VERSION)
+        assert store.scalar("SELECT value FROM schema_meta WHERE key = 'schema_version'") == str(
+            SCHEMA_VERSION
+        )
         assert store.scalar("SELECT count(*) FROM conn WHERE destination_port IS NULL") == 1
         assert store.scalar("SELECT count(*) FROM dns") == 0
 

@@ -54,7 +54,9 @@ def test_every_zeek_file_is_stored_or_rejected_line_for_line(
             continue
         seen[content] = outcome.path
         stored = _stored(store, outcome.path)
-        rejected = int(store.scalar("SELECT count(*) FROM rejects WHERE log_file_path = ?", [outcome.path]))
+        rejected = int(
+            store.scalar("SELECT count(*) FROM rejects WHERE log_file_path = ?", [outcome.path])
+        )
         assert stored == sum(outcome.rows.values())
         assert rejected == outcome.rejected
         assert stored + rejected == _data_lines(content), outcome.path
@@ -66,8 +68,14 @@ def test_every_zeek_file_is_stored_or_rejected_line_for_line(
 @pytest.mark.parametrize(
     ("folder", "expected_reasons"),
     [
-        ("truncated", ["fields but the #fields header declares 21", "no Zeek #fields header",
-                       "not a valid JSON object"]),
+        (
+            "truncated",
+            [
+                "fields but the #fields header declares 21",
+                "no Zeek #fields header",
+                "not a valid JSON object",
+            ],
+        ),
         ("has_unknown_field", ["has 29 fields but the #fields header declares 30"]),
         ("text_file", ["not a Zeek (TSV or JSON) or Suricata EVE line"]),
     ],

@@ -29,9 +29,7 @@ from signalfire.store.status import describe
 @click.option("--hours", type=float, default=6.0, show_default=True, help="Simulated hours.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
 @click.pass_context
-def demo_command(
-    ctx: click.Context, workdir: Path, seed: int, hours: float, as_json: bool
-) -> None:
+def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_json: bool) -> None:
     """Simulate a small network with injected attacks, ingest it and show what was stored.
 
     The store is DIR/signalfire.duckdb unless --db is given; explore it afterwards with

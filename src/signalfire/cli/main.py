@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("signalfire: interrupted; every file fully ingested is kept", err=True)
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes an exit code
         code = exit_codes.for_error(exc)
         if debug:
             traceback.print_exc()

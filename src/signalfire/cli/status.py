@@ -23,7 +23,11 @@ def print_status(info: dict[str, object]) -> None:
     sources = Table("source format", "files", "rows", "rejected", "last ingest (UTC)", box=None)
     for s in info["sources"]:  # type: ignore[attr-defined]
         sources.add_row(
-            s["format"], str(s["files"]), f"{s['rows']:,}", f"{s['rejected']:,}", str(s["last_ingest"])
+            s["format"],
+            str(s["files"]),
+            f"{s['rows']:,}",
+            f"{s['rejected']:,}",
+            str(s["last_ingest"]),
         )
     if sources.row_count:
         out.print(sources)

@@ -3,8 +3,8 @@
 Column names follow the Elastic Common Schema, flattened with underscores. Every event table
 starts with ``timestamp`` (UTC, microseconds) and ends with the provenance columns, so an alert can
 always be traced back to the raw line: ``event_dataset`` (the Zeek log path or Suricata event
-type the row came from), ``extra`` (fields the parser does not know, a JSON object of text values, never dropped),
-``log_format``, ``log_file_path``, ``log_line`` and ``ingest_id``.
+type the row came from), ``extra`` (fields the parser does not know: a JSON object of text
+values, never dropped), ``log_format``, ``log_file_path``, ``log_line`` and ``ingest_id``.
 
 ``SCHEMA_VERSION`` is stored in the store; ``signalfire.store.migrations`` upgrades older stores.
 """

@@ -54,7 +54,9 @@ class NormalizeQuery:
             con.unregister(name)
 
     def good_rows_sql(self) -> str:
-        return f"SELECT * EXCLUDE ({', '.join(_META)}) FROM ({self.sql}) WHERE reject_reason IS NULL"
+        return (
+            f"SELECT * EXCLUDE ({', '.join(_META)}) FROM ({self.sql}) WHERE reject_reason IS NULL"
+        )
 
     def rejects_sql(self) -> str:
         return (

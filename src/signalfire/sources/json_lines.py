@@ -23,7 +23,8 @@ def extra_map(obj: str, known: list[str]) -> str:
         f"e -> NOT list_contains({keys}, e.key) AND e.value IS NOT NULL "
         "AND json_type(e.value) <> 'NULL')"
     )
-    as_text = f"map_from_entries(list_transform({entries}, e -> {{'key': e.key, 'value': e.value ->> '$'}}))"
+    pairs = f"list_transform({entries}, e -> {{'key': e.key, 'value': e.value ->> '$'}})"
+    as_text = f"map_from_entries({pairs})"
     return f"CASE WHEN len({entries}) = 0 THEN NULL ELSE to_json({as_text}) END"
 
 

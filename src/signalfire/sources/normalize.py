@@ -178,7 +178,6 @@ def select_normalized(
     """
     inner, outer, checks = [], [], list(reasons)
     for column in table.columns:
-        name = quote_ident(column.name)
         if column.name == "extra":
             expr = extra
         elif column.name in provenance:
@@ -187,19 +186,19 @@ def select_normalized(
             expr = values[column.name].value
         else:
             expr = "NULL"
-        inner.append(f"CAST({expr} AS {column.type}) AS {name}")
-        outer.append(name)
-    for i, (column, typed) in enumerate(values.items()):
+        inner.append(f"CAST({expr} AS {column.type}) AS {quote_ident(column.name)}")
+        outer.append(quote_ident(column.name))
+    for i, (name, typed) in enumerate(values.items()):
         if typed.present is None:
             continue
         # The typed value is computed once, in the inner query; the outer one only compares.
         text = f"__present{i}"
         inner.append(f"{typed.present} AS {text}")
-        kind = _KIND.get(table.type_of(column), table.type_of(column).lower())
-        col = quote_ident(column)
+        kind = _KIND.get(table.type_of(name), table.type_of(name).lower())
+        col = quote_ident(name)
         failed = (
             f"list_contains(list_transform({col}, x -> x IS NULL), true)"
-            if table.type_of(column).endswith("[]")
+            if table.type_of(name).endswith("[]")
             else f"{col} IS NULL"
         )
         label = quote_literal(typed.field + " = '")

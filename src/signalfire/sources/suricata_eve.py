@@ -135,7 +135,9 @@ class SuricataEveReader(JsonLinesReader):
         if "network_transport" in schema.column_names:
             values["network_transport"] = Typed(f"lower({obj} ->> '$.proto')", None, "proto")
         if table == "conn":
-            start, end = (f"TRY_CAST({obj} ->> '$.flow.{k}' AS TIMESTAMPTZ)" for k in ("start", "end"))
+            start, end = (
+                f"TRY_CAST({obj} ->> '$.flow.{k}' AS TIMESTAMPTZ)" for k in ("start", "end")
+            )
             values["event_duration"] = Typed(
                 f"epoch({end}) - epoch({start})", None, "flow.start/flow.end"
             )

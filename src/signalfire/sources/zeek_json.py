@@ -69,9 +69,7 @@ class ZeekJsonReader(JsonLinesReader):
                 f"json_exists({obj}, {quote_literal(p)})" for k in keys for p in _variants(k)
             )
             tests.append(f"WHEN {present} THEN {quote_literal(path)}")
-        return (
-            f"COALESCE({obj} ->> '$._path', CASE {' '.join(tests)} ELSE 'unknown' END)"
-        )
+        return f"COALESCE({obj} ->> '$._path', CASE {' '.join(tests)} ELSE 'unknown' END)"
 
     def table_of(self, dataset: str) -> str:
         return table_for_path(dataset)

@@ -45,7 +45,9 @@ def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
     try:
         return int(row[0])
     except ValueError as exc:
-        raise StoreError(f"schema_meta holds a schema version that is not a number: {row[0]!r}") from exc
+        raise StoreError(
+            f"schema_meta holds a schema version that is not a number: {row[0]!r}"
+        ) from exc
 
 
 def _reconcile(con: duckdb.DuckDBPyConnection) -> None:
