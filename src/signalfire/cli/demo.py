@@ -49,7 +49,8 @@ def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_
         output.stderr.print(f"Simulating {hours:g} h of a {config.operators}-operator network ...")
     result = run_simulation(config, logs)
     with Store.open(db) as store, output.byte_progress(not as_json, "ingest") as progress:
-        summary = runner.ingest(store, [logs], progress=progress)
+        # Only the logs: the ground truth, topology and indicators beside them are not telemetry.
+        summary = runner.ingest(store, result.files, progress=progress)
         info = describe(store)
     if as_json:
         output.print_json(

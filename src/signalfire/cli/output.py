@@ -21,7 +21,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-stdout = Console(highlight=False)
+# soft_wrap: piped output keeps long lines whole instead of folding them at 80 columns.
+stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
 
 

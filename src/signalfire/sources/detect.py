@@ -46,6 +46,10 @@ def detect(head: bytes) -> str:
         return zeek_tsv.FORMAT
     if text.startswith(b"{"):
         first = zeek_json.sniff(text.split(b"\n", 1)[0])
+        if first is None and b"\n" in text[:4096]:
+            # The first line is not a whole JSON object: a pretty-printed JSON document
+            # (ground truth, configuration), not a log of one record per line.
+            return UNKNOWN
         if first is not None and suricata_eve.looks_like(first):
             return suricata_eve.FORMAT
         return zeek_json.FORMAT
