@@ -11,7 +11,7 @@ import pytest
 from tests.sources.helpers import parse_bytes
 from tests.sources.zeek_samples import zeek_json, zeek_tsv
 
-PROVENANCE = ("event_dataset", "log_format", "log_file_path", "log_line", "ingest_id")
+PROVENANCE = ("event_dataset", "log_line", "ingest_id")
 
 DOTTED = {
     "ts": 1517336042.090842,

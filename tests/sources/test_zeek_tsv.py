@@ -74,7 +74,7 @@ def test_basic_conn_row_is_typed() -> None:
     assert row["event_duration"] == pytest.approx(0.069982)
     assert row["source_bytes"] == 61 and row["source_local"] is True
     assert row["tunnel_parents"] == []
-    assert row["event_dataset"] == "conn" and row["log_format"] == "zeek_tsv"
+    assert row["event_dataset"] == "conn" and row["ingest_id"] == 1
     assert row["log_line"] == 9 and row["uid"] == "Cabc"
 
 

@@ -134,3 +134,20 @@ def test_a_failed_file_leaves_the_store_as_it_was(tmp_path: Path, store: Store) 
     assert "nothing of it was stored" in failed[0].error
     assert _count(store) == 10
     assert store.scalar("SELECT count(*) FROM ingest_log") == 1
+
+
+def test_a_value_that_does_not_parse_is_rejected_and_the_rest_stored(
+    tmp_path: Path, store: Store
+) -> None:
+    rows = _rows(0, 1000)
+    rows[500][3] = "port-ish"  # a regular line (right field count) with a bad port
+    log = tmp_path / "conn.log"
+    log.write_bytes(zeek_tsv("conn", FIELDS, TYPES, rows))
+    summary = runner.ingest(store, [log])
+    assert summary.rows == {"conn": 999} and summary.rejected == 1
+    line, offset, reason, raw = store.con.execute(
+        "SELECT log_line, log_offset, reason, raw FROM rejects"
+    ).fetchone()
+    assert line == 509 and "id.orig_p = 'port-ish'" in reason
+    assert raw == "\t".join(rows[500])
+    assert log.read_bytes()[offset:].startswith(raw.encode())

