@@ -33,8 +33,7 @@ def _data_lines(content: bytes) -> int:
 
 def _stored(store: Store, path: str) -> int:
     union = " UNION ALL ".join(
-        f'SELECT count(*) AS n FROM "{t}" JOIN ingest_log USING (ingest_id) '
-        "WHERE log_file_path = ?"
+        f'SELECT count(*) AS n FROM "{t}" JOIN ingest_log USING (ingest_id) WHERE log_file_path = ?'
         for t in EVENT_TABLE_NAMES
     )
     return int(store.scalar(f"SELECT sum(n) FROM ({union})", [path] * len(EVENT_TABLE_NAMES)))
