@@ -124,24 +124,13 @@ def ingest(
     return summary
 
 
-def _open(path: Path, compression: str) -> tuple[BinaryIO, BinaryIO]:
-    raw = path.open("rb")
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
-    if compression == "bz2":
-        import bz2
-
-        return bz2.BZ2File(raw, "rb"), raw  # type: ignore[return-value]
-    return raw, raw
-
-
 def _resume_point(
     store: Store, path: Path, compression: str, head: bytes
 ) -> tuple[int, int, xxhash.xxh3_128, BinaryIO, BinaryIO]:
     """Find how much of this content is already stored; return the stream positioned there."""
     head_fp = xxhash.xxh3_128(head[:HEAD_FINGERPRINT_BYTES]).hexdigest()
     for prior in ingest_log.candidates(store.con, str(path), head_fp):
-        stream, raw = _open(path, compression)
+        stream, raw = reader.open_decompressed(path, compression)
         hasher = xxhash.xxh3_128()
         remaining = prior.end_offset
         while remaining:
@@ -154,7 +143,7 @@ def _resume_point(
             return prior.end_offset, prior.end_line, hasher, stream, raw
         stream.close()
         raw.close()
-    stream, raw = _open(path, compression)
+    stream, raw = reader.open_decompressed(path, compression)
     return 0, 0, xxhash.xxh3_128(), stream, raw
 
 
@@ -171,8 +160,12 @@ def _ingest_file(
     name = str(path)
     try:
         compression = reader.compression_of(path)
-        with reader.open_decompressed(path, compression) as probe:
+        probe, probe_raw = reader.open_decompressed(path, compression)
+        try:
             head = probe.read(HEAD_BYTES)
+        finally:
+            probe.close()
+            probe_raw.close()
     except (OSError, EOFError) as exc:
         return FileOutcome(name, "failed", error=f"cannot read: {exc}")
     fmt = detect.detect(head)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
 from signalfire.model.schema import TABLES_BY_NAME
 from signalfire.sources.batch import ParsedBatch, Provenance
@@ -97,7 +96,3 @@ class JsonLinesReader:
             )
             batch.add_normalized(table, self.con.execute(sql).to_arrow_table())
         return batch
-
-
-def empty_rejects() -> pa.Table:
-    return pa.table({"log_line": pa.array([], pa.int64())})

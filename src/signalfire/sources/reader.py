@@ -27,13 +27,15 @@ def compression_of(path: Path) -> str:
     return "none"
 
 
-def open_decompressed(path: Path, compression: str) -> BinaryIO:
-    """A binary stream of the file's decompressed content."""
+def open_decompressed(path: Path, compression: str) -> tuple[BinaryIO, BinaryIO]:
+    """The file's decompressed content, and the raw file under it (whose position tells how
+    far a compressed file has been read). Close both."""
+    raw = path.open("rb")
     if compression == "gzip":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
     if compression == "bz2":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+        return bz2.BZ2File(raw, "rb"), raw  # type: ignore[return-value]
+    return raw, raw
 
 
 def walk(paths: Iterable[Path]) -> Iterator[Path]:
