@@ -1,8 +1,10 @@
 """The runner: the one module that knows the order of the stages.
 
-For now the pipeline is: walk the inputs -> recognise each file -> skip what is already stored ->
-parse new lines into normalized batches -> store them, one transaction per file. Detection,
-policy and correlation stages join here in later issues.
+Ingest: walk the inputs -> recognise each file -> skip what is already stored -> parse new lines
+into normalized batches -> store them, one transaction per file.
+Detect: read the normalized tables through Ibis -> mark internal/external addresses -> run each
+registered detection -> store its alerts under stable ids (re-running updates, never
+duplicates). Policy and correlation stages join here in later issues.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import pyarrow as pa
 import xxhash
 
 from signalfire import __version__, settings
-from signalfire.errors import StoreError
-from signalfire.sources import detect, reader, zeek_tsv
+from signalfire.errors import ConfigError, DetectionError, StoreError
+from signalfire.model.schema import EVENT_TABLE_NAMES
+from signalfire.sources import detect as formats
+from signalfire.sources import reader, zeek_tsv
 from signalfire.sources.batch import NormalizeQuery, ParsedBatch, Provenance
 from signalfire.sources.normalize import engine, register_functions
 from signalfire.sources.reader import Chunk
@@ -168,8 +172,8 @@ def _ingest_file(
             probe_raw.close()
     except (OSError, EOFError) as exc:
         return FileOutcome(name, "failed", error=f"cannot read: {exc}")
-    fmt = detect.detect(head)
-    if fmt == detect.EMPTY:
+    fmt = formats.detect(head)
+    if fmt == formats.EMPTY:
         return FileOutcome(name, "empty", fmt)
     start_offset, start_line, hasher, stream, raw = _resume_point(store, path, compression, head)
     try:
@@ -183,7 +187,7 @@ def _ingest_file(
         con.execute("BEGIN TRANSACTION")
         try:
             ingest_id = ingest_log.next_id(con)
-            parser = detect.reader_for(fmt, compute, Provenance(name, ingest_id))
+            parser = formats.reader_for(fmt, compute, Provenance(name, ingest_id))
             if start_offset:
                 parser.prime(head)
             streamed = None
@@ -383,3 +387,99 @@ def _run_query(con: duckdb.DuckDBPyConnection, query: NormalizeQuery, batch: Par
         finally:
             exact.unregister(con)
     return inserted
+
+
+@dataclass
+class DetectionOutcome:
+    """What one detection found in one run."""
+
+    detection: str
+    alerts: int
+    new: int
+    updated: int
+    seconds: float
+
+
+@dataclass
+class DetectSummary:
+    """What a detection run found."""
+
+    outcomes: list[DetectionOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "detections": {
+                o.detection: {"alerts": o.alerts, "new": o.new, "updated": o.updated}
+                for o in self.outcomes
+            },
+            "alerts": sum(o.alerts for o in self.outcomes),
+            "new": sum(o.new for o in self.outcomes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def detect(
+    store: Store,
+    *,
+    internal: Iterable[str] | None = None,
+    only: Iterable[str] | None = None,
+    overrides: dict[str, dict[str, object]] | None = None,
+) -> DetectSummary:
+    """Run the registered detections over everything in the store and store their alerts.
+
+    Args:
+        internal: CIDRs of the internal networks (default: the ``internal_networks`` setting).
+        only: detection ids to run (default: all).
+        overrides: detection id -> Params field -> value (site settings).
+
+    Raises:
+        ConfigError: a bad CIDR or an unknown detection id.
+        DetectionError: a detection failed.
+    """
+    from signalfire.detections import ALL_DETECTIONS
+    from signalfire.detections.execute import build
+    from signalfire.detections.network_zones import parse_networks
+    from signalfire.store.alerts import upsert
+
+    started = time.perf_counter()
+    networks = parse_networks(internal or [str(settings.get("internal_networks"))])
+    wanted = list(only) if only else list(ALL_DETECTIONS)
+    unknown = [d for d in wanted if d not in ALL_DETECTIONS]
+    if unknown:
+        raise ConfigError(
+            f"unknown detection(s) {', '.join(unknown)}; known: {', '.join(ALL_DETECTIONS)}"
+        )
+    tables = {name: store.table(name) for name in EVENT_TABLE_NAMES}
+    summary = DetectSummary()
+    for detection_id in wanted:
+        spec = ALL_DETECTIONS[detection_id]
+        t0 = time.perf_counter()
+        params = spec.params((overrides or {}).get(detection_id))
+        try:
+            rows = build(spec, tables, networks, params).to_pyarrow()
+        except (duckdb.Error, ibis_errors()) as exc:
+            raise DetectionError(f"{detection_id} failed: {exc}") from exc
+        with_transaction = store.con
+        with_transaction.execute("BEGIN TRANSACTION")
+        try:
+            result = upsert(with_transaction, spec, rows)
+        except BaseException:
+            with_transaction.execute("ROLLBACK")
+            raise
+        with_transaction.execute("COMMIT")
+        summary.outcomes.append(
+            DetectionOutcome(
+                detection_id, rows.num_rows, result.new, result.updated, time.perf_counter() - t0
+            )
+        )
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def ibis_errors() -> type[Exception]:
+    """Ibis' own error base class (imported late: importing Ibis is slow)."""
+    from ibis.common.exceptions import IbisError
+
+    error: type[Exception] = IbisError
+    return error

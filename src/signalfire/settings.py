@@ -46,6 +46,12 @@ def _non_negative_float(text: str) -> float:
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", Path, Path("signalfire.duckdb"), "Path of the DuckDB store file."),
     Setting(
+        "internal_networks",
+        str,
+        "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+        "Comma-separated CIDRs of the networks that are internal (yours).",
+    ),
+    Setting(
         "ingest_chunk_bytes",
         _positive_int,
         64 << 20,

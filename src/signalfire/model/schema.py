@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STRINGS = "VARCHAR[]"
 TEXT = "VARCHAR"
@@ -36,6 +36,7 @@ class TableSchema:
     name: str
     doc: str
     columns: tuple[Column, ...]
+    primary_key: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -419,12 +420,38 @@ INGEST_LOG = TableSchema(
     ),
 )
 
+ALERTS = TableSchema(
+    "alerts",
+    "Alerts raised by the detections; one row per detection, entity and window (stable id).",
+    (
+        _c("alert_id", TEXT, "md5 of detection, entity and window: re-running updates in place."),
+        _c("detection", TEXT, "Detection id, e.g. network.beaconing."),
+        _c("title"),
+        _c("severity", TEXT, "info, low, medium, high or critical."),
+        _c("score", "DOUBLE", "In [0, 1]."),
+        _c("first_seen", "TIMESTAMP"),
+        _c("last_seen", "TIMESTAMP"),
+        _c("window_start", "TIMESTAMP", "Start of the analysis window the alert belongs to."),
+        _c("entity", TEXT, "What the alert is about, as the detection keys it."),
+        _c("source_ip"),
+        _c("destination_ip"),
+        _c("destination_port", "INTEGER"),
+        _c("destination_domain"),
+        _c("attack", STRINGS, "ATT&CK technique ids."),
+        _c("intrusion_set", TEXT, "Known intrusion set, when intelligence ties one."),
+        _c("evidence", "JSON", "Sub-scores and the facts behind them."),
+        _c("created_at", "TIMESTAMP", "When the alert was first raised."),
+        _c("updated_at", "TIMESTAMP", "When a detection run last confirmed or changed it."),
+    ),
+    primary_key="alert_id",
+)
+
 SCHEMA_META = TableSchema(
     "schema_meta",
     "Key/value facts about the store itself (schema_version).",
     (_c("key"), _c("value")),
 )
 
-ALL_TABLES: tuple[TableSchema, ...] = (*EVENT_TABLES, REJECTS, INGEST_LOG, SCHEMA_META)
+ALL_TABLES: tuple[TableSchema, ...] = (*EVENT_TABLES, REJECTS, INGEST_LOG, ALERTS, SCHEMA_META)
 TABLES_BY_NAME = {t.name: t for t in ALL_TABLES}
 EVENT_TABLE_NAMES = tuple(t.name for t in EVENT_TABLES)

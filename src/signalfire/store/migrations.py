@@ -19,11 +19,17 @@ from signalfire.model.schema import ALL_TABLES, SCHEMA_VERSION, TableSchema
 
 #: STEPS[v] upgrades a store from version v to v + 1 before the additive reconciliation runs.
 #: Version 0 is a store without ``schema_meta`` (written before versioning); nothing to rename.
-STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: lambda con: None}
+#: Version 1 -> 2 adds the alerts table, which the reconciliation creates.
+STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    0: lambda con: None,
+    1: lambda con: None,
+}
 
 
 def _create_sql(table: TableSchema) -> str:
     cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
+    if table.primary_key:
+        cols += f', PRIMARY KEY ("{table.primary_key}")'
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})'
 
 

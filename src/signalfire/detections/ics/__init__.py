@@ -1,0 +1,1 @@
+"""Detections over industrial control protocols (Modbus, DNP3)."""

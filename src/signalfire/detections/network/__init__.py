@@ -1,0 +1,1 @@
+"""Detections over network telemetry (conn, dns, http, tls, ssh)."""

@@ -1,0 +1,129 @@
+"""The detection registry: metadata checked at import, and the contract of an alert row.
+
+A detection is a pure function over Ibis tables (one argument per input table, in the order of
+``inputs``) plus its frozen ``Params``; it returns an Ibis table with the columns of
+``ALERT_COLUMNS``. It does no I/O and reads no settings, so the same code runs on DuckDB and on
+Spark. Ids, titles and ATT&CK techniques are added by ``signalfire.detections.runner``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import ibis.expr.types as ir
+
+from signalfire.errors import DetectionError
+from signalfire.model.schema import EVENT_TABLE_NAMES
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+#: What every detection returns (name -> Ibis type). ``entity`` and ``window_start`` make the
+#: alert's stable id; ``evidence`` is a struct of the sub-scores and facts behind the score.
+ALERT_COLUMNS: dict[str, str] = {
+    "entity": "string",
+    "window_start": "timestamp",
+    "first_seen": "timestamp",
+    "last_seen": "timestamp",
+    "source_ip": "string",
+    "destination_ip": "string",
+    "destination_port": "int32",
+    "destination_domain": "string",
+    "score": "float64",
+    "severity": "string",
+    "evidence": "struct",
+}
+
+_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
+_ID = re.compile(r"^[a-z]+\.[a-z_]+$")
+
+
+@cache
+def attack_techniques() -> dict[str, dict[str, str]]:
+    """ATT&CK technique ids (Enterprise and ICS) shipped with the package -> name and domain."""
+    text = resources.files("signalfire.data").joinpath("attack_techniques.json").read_text()
+    data: dict[str, dict[str, str]] = json.loads(text)
+    return data
+
+
+@dataclass(frozen=True)
+class DetectionSpec:
+    """A registered detection."""
+
+    id: str
+    title: str
+    attack: tuple[str, ...]
+    inputs: tuple[str, ...]
+    severity: str
+    params_type: type[Any]
+    function: Callable[..., ir.Table]
+    doc: str
+
+    def params(self, overrides: dict[str, Any] | None = None) -> Any:
+        """The detection's Params with site overrides applied (names checked)."""
+        if not overrides:
+            return self.params_type()
+        names = {f.name for f in dataclasses.fields(self.params_type)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise DetectionError(
+                f"{self.id} has no parameter {', '.join(unknown)}; "
+                f"it has: {', '.join(sorted(names))}"
+            )
+        return dataclasses.replace(self.params_type(), **overrides)
+
+
+ALL_DETECTIONS: dict[str, DetectionSpec] = {}
+
+
+def detection(
+    *,
+    id: str,
+    title: str,
+    attack: tuple[str, ...],
+    inputs: tuple[str, ...],
+    severity: str,
+) -> Callable[[Callable[..., ir.Table]], Callable[..., ir.Table]]:
+    """Register a detection; its metadata is checked now, at import.
+
+    Raises:
+        DetectionError: unknown ATT&CK id or input table, bad severity, no Params, duplicate id.
+    """
+
+    def register(function: Callable[..., ir.Table]) -> Callable[..., ir.Table]:
+        if not _ID.match(id):
+            raise DetectionError(f"detection id {id!r} must look like 'group.name'")
+        if id in ALL_DETECTIONS:
+            raise DetectionError(f"detection id {id!r} is registered twice")
+        known = attack_techniques()
+        bad = [t for t in attack if not _TECHNIQUE.match(t) or t not in known]
+        if bad or not attack:
+            raise DetectionError(f"{id}: unknown ATT&CK technique id(s) {bad or '(none given)'}")
+        missing = [i for i in inputs if i not in EVENT_TABLE_NAMES]
+        if missing or not inputs:
+            raise DetectionError(f"{id}: unknown input table(s) {missing or '(none given)'}")
+        if severity not in SEVERITIES:
+            raise DetectionError(f"{id}: severity {severity!r} is not one of {SEVERITIES}")
+        signature = inspect.signature(function)
+        params = signature.parameters.get("params")
+        if params is None or not dataclasses.is_dataclass(params.default):
+            raise DetectionError(f"{id}: the function needs `params: Params = Params()`")
+        frozen = getattr(getattr(params.default, "__dataclass_params__", None), "frozen", False)
+        if not frozen:
+            raise DetectionError(f"{id}: its Params must be a frozen dataclass")
+        doc = inspect.getdoc(function)
+        if not doc:
+            raise DetectionError(f"{id}: a detection needs a docstring (the catalogue uses it)")
+        ALL_DETECTIONS[id] = DetectionSpec(
+            id, title, tuple(attack), tuple(inputs), severity, type(params.default), function, doc
+        )
+        return function
+
+    return register
