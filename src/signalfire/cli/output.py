@@ -23,7 +23,15 @@ from rich.progress import (
 
 # soft_wrap: piped output keeps long lines whole instead of folding them at 80 columns.
 stdout = Console(highlight=False, soft_wrap=True)
+if not stdout.is_terminal:
+    # Piped or captured: tables get room instead of truncated cells.
+    stdout = Console(highlight=False, soft_wrap=True, width=200)
 stderr = Console(stderr=True, highlight=False)
+
+
+def emit_line(text: str) -> None:
+    """One line on stdout, unformatted (JSON lines)."""
+    sys.stdout.write(text + "\n")
 
 
 def print_json(obj: Any) -> None:

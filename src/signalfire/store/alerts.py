@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from signalfire.detections.registry import DetectionSpec
+from signalfire.detections.registry import SEVERITIES, DetectionSpec
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,44 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: DetectionSpec, rows: pa.Table) 
     )
     con.execute("DROP TABLE sf_alert_rows")
     return UpsertResult(rows.num_rows - updated, updated)
+
+
+#: SQL ranking severities as their index in SEVERITIES (info = 0 ... critical = 4).
+SEVERITY_RANK = (
+    "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
+    "WHEN 'low' THEN 1 ELSE 0 END"
+)
+
+
+def list_alerts(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    detection: list[str] | None = None,
+    min_severity: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts ranked by severity then score, as JSON-ready dicts (evidence parsed)."""
+    where: list[str] = ["true"]
+    args: list[object] = []
+    if detection:
+        where.append("detection IN (SELECT unnest(?::VARCHAR[]))")
+        args.append(detection)
+    if min_severity:
+        where.append(f"{SEVERITY_RANK} >= ?")
+        args.append(SEVERITIES.index(min_severity))
+    sql = (
+        "SELECT alert_id AS id, detection, title, severity, score, first_seen, last_seen, "
+        "source_ip, destination_ip, destination_port, destination_domain, attack, "
+        "intrusion_set, evidence FROM alerts "
+        f"WHERE {' AND '.join(where)} ORDER BY {SEVERITY_RANK} DESC, score DESC, id"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    cursor = con.execute(sql, args)
+    names = [d[0] for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        item = dict(zip(names, row, strict=True))
+        item["evidence"] = json.loads(item["evidence"]) if item["evidence"] else {}
+        out.append(item)
+    return out

@@ -1,0 +1,1 @@
+"""Reports: self-contained HTML (inline CSS and SVG plots, no external resources)."""
