@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,10 +10,13 @@ import click
 
 from signalfire import runner
 from signalfire.cli import output
+from signalfire.cli.detect import print_alerts
 from signalfire.cli.ingest import print_summary
 from signalfire.cli.main import global_options
 from signalfire.cli.status import print_status
+from signalfire.simulate.scoring import score
 from signalfire.store import Store
+from signalfire.store.alerts import list_alerts
 from signalfire.store.status import describe
 
 
@@ -26,11 +30,12 @@ from signalfire.store.status import describe
     help="Where the simulated logs and the demo store are written.",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulation seed.")
-@click.option("--hours", type=float, default=6.0, show_default=True, help="Simulated hours.")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="Simulated hours.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
 @click.pass_context
 def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_json: bool) -> None:
-    """Simulate a small network with injected attacks, ingest it and show what was stored.
+    """Simulate a small network with injected attacks, ingest it, run the detections and show
+    what they found against the simulator's ground truth.
 
     The store is DIR/signalfire.duckdb unless --db is given; explore it afterwards with
     `signalfire --db DIR/signalfire.duckdb status`.
@@ -51,13 +56,19 @@ def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_
     with Store.open(db) as store, output.byte_progress(not as_json, "ingest") as progress:
         # Only the logs: the ground truth, topology and indicators beside them are not telemetry.
         summary = runner.ingest(store, result.files, progress=progress)
+        detected = runner.detect(store)
+        alerts = list_alerts(store.con)
         info = describe(store)
+    truth = json.loads(result.ground_truth.read_text())
+    scored = score(alerts, truth)
     if as_json:
         output.print_json(
             {
                 "logs": str(logs),
                 "ground_truth": str(result.ground_truth),
                 "ingest": summary.to_json(),
+                "detect": detected.to_json(),
+                "ground_truth_score": scored.to_json(),
                 "status": info,
             }
         )
@@ -65,10 +76,21 @@ def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_
     print_summary(summary)
     output.stdout.print()
     print_status(info)
+    output.stdout.print("\n[bold]Alerts[/], most severe first:")
+    print_alerts(alerts, limit=15)
+    found = len(scored.found)
+    total = found + len(scored.missed)
+    true_pos = sum(scored.true_positives.values())
+    above_medium = true_pos + sum(len(v) for v in scored.false_positives.values())
     output.stdout.print(
-        f"\nInjected attacks are listed in {result.ground_truth}; detections arrive with the "
-        "next release. Explore the store: "
-        f"signalfire --db {db} status"
+        f"\nThe simulator injected {total} attacks ({result.ground_truth}): the detections found "
+        f"{found}; {true_pos} of the {above_medium} alerts above medium severity are injected "
+        "attacks."
+    )
+    if scored.missed:
+        output.stdout.print(f"Not found: {', '.join(scored.missed)}")
+    output.stdout.print(
+        f"Explore: signalfire --db {db} alerts | signalfire --db {db} analyze {logs}"
     )
 
 

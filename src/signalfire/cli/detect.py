@@ -58,7 +58,7 @@ def _print_detect(summary: runner.DetectSummary) -> None:
     )
 
 
-def _print_alerts(alerts: list[dict[str, Any]], limit: int = 25) -> None:
+def print_alerts(alerts: list[dict[str, Any]], limit: int = 25) -> None:
     if not alerts:
         output.stdout.print("No alerts.")
         return
@@ -122,7 +122,7 @@ def alerts_command(
         for a in alerts:
             output.emit_line(json.dumps({k: a[k] for k in ALERT_FIELDS}, default=str))
     else:
-        _print_alerts(alerts)
+        print_alerts(alerts)
 
 
 @click.command("analyze")
@@ -161,7 +161,7 @@ def analyze_command(
         return
     print_summary(ingested)
     output.stdout.print()
-    _print_alerts(alerts)
+    print_alerts(alerts)
     output.stdout.print(f"\nReport: {report}")
 
 
