@@ -1,0 +1,103 @@
+"""Detection benchmark: simulated Zeek logs (conn with its dns/http/ssl/...) in, alerts out.
+
+    python benchmarks/detect.py --rows 10000000
+
+Runs, each in its own process (peak RSS from wait4): DuckDB's own read_csv of the conn file
+(the reference), then `signalfire analyze` end to end (ingest every log + all detections) into a
+fresh store. Prints the time of each phase and detection, the ratio of the reference to our
+end-to-end time, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ingest import _child_reference, _simulate  # noqa: E402
+
+
+def _child_ours(logs: Path, db: Path) -> dict[str, object]:
+    from signalfire import runner
+    from signalfire.store import Store
+
+    started = time.perf_counter()
+    with Store.open(db) as store:
+        ingested = runner.ingest(store, sorted(logs.glob("*.log")))
+        t_ingest = time.perf_counter() - started
+        detected = runner.detect(store)
+        store.con.execute("CHECKPOINT")
+    total = time.perf_counter() - started
+    return {
+        "seconds": total,
+        "ingest_seconds": t_ingest,
+        "detect_seconds": total - t_ingest,
+        "rows": ingested.rows,
+        "detections": {o.detection: [o.alerts, round(o.seconds, 2)] for o in detected.outcomes},
+    }
+
+
+def _run(kind: str, log: Path, db: Path) -> dict[str, object]:
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", kind, "--log", str(log), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{kind} run failed with status {status}")
+    result: dict[str, object] = json.loads(out)
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/signalfire-bench"))
+    parser.add_argument("--child", choices=["ours", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "ours":
+        print(json.dumps(_child_ours(args.log, args.db)))
+        return
+    if args.child == "reference":
+        print(json.dumps(_child_reference(args.log, args.db)))
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    conn_log = _simulate(args.rows, args.workdir, args.seed)
+    ref = _run("reference", conn_log, args.workdir / "reference.duckdb")
+    ours = _run("ours", conn_log.parent, args.workdir / "detect.duckdb")
+    rows = ours["rows"]
+    assert isinstance(rows, dict)
+    print(f"logs: {conn_log.parent} ({sum(rows.values()):,} rows, {rows.get('conn', 0):,} conn)")
+    print(
+        f"DuckDB read_csv of conn.log: {ref['seconds']:.2f} s, peak RSS {ref['peak_rss_mb']:,.0f} MB"
+    )
+    print(
+        f"signalfire ingest + detect: {ours['seconds']:.2f} s "
+        f"(ingest {ours['ingest_seconds']:.2f} s, detect {ours['detect_seconds']:.2f} s), "
+        f"peak RSS {ours['peak_rss_mb']:,.0f} MB"
+    )
+    detections = ours["detections"]
+    assert isinstance(detections, dict)
+    for name, (alerts, seconds) in sorted(detections.items()):
+        print(f"  {name:<28} {seconds:7.2f} s  {alerts:6d} alerts")
+    ratio = float(ref["seconds"]) / float(ours["seconds"])  # type: ignore[arg-type]
+    print(f"ratio (read_csv of conn.log / signalfire end to end): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
