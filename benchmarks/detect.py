@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest import _child_reference, _simulate  # noqa: E402
+from ingest import _child_reference, _simulate
 
 
 def _child_ours(logs: Path, db: Path) -> dict[str, object]:
@@ -84,7 +84,8 @@ def main() -> None:
     assert isinstance(rows, dict)
     print(f"logs: {conn_log.parent} ({sum(rows.values()):,} rows, {rows.get('conn', 0):,} conn)")
     print(
-        f"DuckDB read_csv of conn.log: {ref['seconds']:.2f} s, peak RSS {ref['peak_rss_mb']:,.0f} MB"
+        f"DuckDB read_csv of conn.log: {ref['seconds']:.2f} s, "
+        f"peak RSS {ref['peak_rss_mb']:,.0f} MB"
     )
     print(
         f"signalfire ingest + detect: {ours['seconds']:.2f} s "
