@@ -1,0 +1,39 @@
+"""The detection catalogue, generated from the registry: ``python -m
+signalfire.detections.catalogue > docs/detections.md`` (a test keeps the file current)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from signalfire.detections import ALL_DETECTIONS
+from signalfire.detections.registry import attack_techniques
+
+
+def render() -> str:
+    """Markdown: one section per detection with its metadata, docstring and parameters."""
+    techniques = attack_techniques()
+    lines = [
+        "# Detection catalogue",
+        "",
+        "Generated from the registry by `python -m signalfire.detections.catalogue`; do not edit.",
+        "",
+        "| id | title | ATT&CK | inputs | default severity |",
+        "|---|---|---|---|---|",
+    ]
+    specs = sorted(ALL_DETECTIONS.values(), key=lambda s: s.id)
+    for spec in specs:
+        lines.append(
+            f"| `{spec.id}` | {spec.title} | {', '.join(spec.attack)} | "
+            f"{', '.join(spec.inputs)} | {spec.severity} |"
+        )
+    for spec in specs:
+        lines += ["", f"## `{spec.id}`: {spec.title}", "", spec.doc, "", "ATT&CK:"]
+        lines += [f"- {t} {techniques[t]['name']} ({techniques[t]['domain']})" for t in spec.attack]
+        lines += ["", "| parameter | default |", "|---|---|"]
+        for field in dataclasses.fields(spec.params_type):
+            lines.append(f"| `{field.name}` | `{field.default!r}` |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
