@@ -2,9 +2,10 @@
 
 The runner adds ``source_internal`` and ``destination_internal`` to every input table that has
 the address columns, so detections stay pure and look at pairs in every direction.
-IPv4 networks of any prefix length are tested arithmetically in the engine; IPv6 networks are
-tested by textual prefix, which is exact for prefix lengths that are multiples of 4 (fc00::/7,
-whose two halves fc and fd are listed, and fe80::/10 are handled as special cases).
+IPv4 networks of any prefix length are tested by octet-aligned textual prefixes (plus the last
+octet as a number past /24); IPv6 networks by textual prefix, which is exact for prefix lengths
+that are multiples of 4 (fc00::/7, whose halves fc and fd are listed, and fe80::/10 are special
+cases).
 """
 
 from __future__ import annotations
@@ -44,10 +45,27 @@ def parse_networks(
     return tuple(out)
 
 
-def _ipv4_number(ip: ir.StringValue) -> ir.IntegerValue:
-    parts = ip.split(".")
-    octets = [parts[i].try_cast("int64") for i in range(4)]
-    return octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3]
+def _ipv4_tests(ip: ir.StringValue, network: ipaddress.IPv4Network) -> list[ir.BooleanValue]:
+    """Textual prefix tests (octet-aligned), the last octet compared as a number when the prefix
+    length is over 24 and not a multiple of 8. Prefix tests are portable (Spark's split() takes
+    a regex, DuckDB's a literal) and an order of magnitude faster than parsing every address."""
+    p = network.prefixlen
+    if p == 0:
+        return [ip.re_search(r"^\d+\.\d+\.\d+\.\d+$")]
+    if p == 32:
+        return [ip == str(network.network_address)]
+    if p > 24:
+        octets = str(network.network_address).split(".")
+        last = ip.re_extract(r"\.(\d+)$", 1).try_cast("int64")
+        low = int(octets[3])
+        return [
+            ip.startswith(".".join(octets[:3]) + ".") & last.between(low, low + 2 ** (32 - p) - 1)
+        ]
+    aligned = -(-p // 8) * 8
+    return [
+        ip.startswith(".".join(str(sub.network_address).split(".")[: aligned // 8]) + ".")
+        for sub in network.subnets(new_prefix=aligned)
+    ]
 
 
 def _ipv6_prefixes(network: ipaddress.IPv6Network) -> list[str]:
@@ -64,12 +82,10 @@ def is_internal(
     ip: ir.StringValue, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> ir.BooleanValue:
     """A boolean expression: the address is in one of the networks."""
-    number = _ipv4_number(ip)
     tests: list[ir.BooleanValue] = []
     for network in networks:
         if isinstance(network, ipaddress.IPv4Network):
-            low = int(network.network_address)
-            tests.append(number.between(low, low + network.num_addresses - 1))
+            tests.extend(_ipv4_tests(ip, network))
         else:
             lowered = ip.lower()
             tests.extend(lowered.startswith(p) for p in _ipv6_prefixes(network))
