@@ -44,7 +44,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def _alert_id(detection: str, row: dict[str, Any]) -> str:
     window = row["window_start"].strftime("%Y-%m-%dT%H:%M:%S") if row["window_start"] else ""
-    return hashlib.md5(f"{detection}|{row['entity'] or ''}|{window}".encode()).hexdigest()  # noqa: S324
+    return hashlib.md5(f"{detection}|{row['entity'] or ''}|{window}".encode()).hexdigest()
 
 
 def _rows(detection: str, table: Any) -> dict[str, dict[str, Any]]:
@@ -62,7 +62,7 @@ def test_same_alerts_on_duckdb_and_spark(
     with Store.open(db, read_only=True) as store:
         duck_tables = {name: store.table(name) for name in EVENT_TABLE_NAMES}
         spark_tables = {}
-        for name, table in duck_tables.items():
+        for name in duck_tables:
             path = tmp_path / f"{name}.parquet"
             store.con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
             spark_tables[name] = spark_con.read_parquet(str(path), table_name=f"sf_{name}")
