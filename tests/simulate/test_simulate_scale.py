@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -58,14 +59,12 @@ _MEASURE = textwrap.dedent(
 
 
 def _peak_rss_mb(out: Path, rows: int, hours: float) -> float:
-    # A fresh interpreter per run; RUSAGE_CHILDREN then reports the largest child so far, so the
-    # smaller run is measured first.
-    import resource
-
-    subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(out), str(rows), str(hours)], check=True, timeout=300
-    )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # A fresh interpreter per run, measured on its own with wait4: RUSAGE_CHILDREN would report
+    # the largest of every child the test session has started so far.
+    proc = subprocess.Popen([sys.executable, "-c", _MEASURE, str(out), str(rows), str(hours)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert status == 0, f"simulation exited with status {status}"
+    return usage.ru_maxrss / 1024
 
 
 @pytest.mark.slow
