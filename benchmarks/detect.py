@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest import _child_reference, _simulate
+from ingest import _child_reference, _measure, _simulate
 
 
 def _child_ours(logs: Path, db: Path) -> dict[str, object]:
@@ -43,24 +41,6 @@ def _child_ours(logs: Path, db: Path) -> dict[str, object]:
     }
 
 
-def _run(kind: str, log: Path, db: Path) -> dict[str, object]:
-    for suffix in ("", ".wal"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, "--log", str(log), "--db", str(db)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{kind} run failed with status {status}")
-    result: dict[str, object] = json.loads(out)
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -78,8 +58,8 @@ def main() -> None:
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     conn_log = _simulate(args.rows, args.workdir, args.seed)
-    ref = _run("reference", conn_log, args.workdir / "reference.duckdb")
-    ours = _run("ours", conn_log.parent, args.workdir / "detect.duckdb")
+    ref = _measure("reference", conn_log, args.workdir / "reference.duckdb", __file__)
+    ours = _measure("ours", conn_log.parent, args.workdir / "detect.duckdb", __file__)
     rows = ours["rows"]
     assert isinstance(rows, dict)
     print(f"logs: {conn_log.parent} ({sum(rows.values()):,} rows, {rows.get('conn', 0):,} conn)")

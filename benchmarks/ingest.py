@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _child_ours(log: Path, db: Path) -> dict[str, float]:
@@ -49,11 +50,12 @@ def _child_reference(log: Path, db: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": float(rows[0] if rows else 0)}
 
 
-def _measure(kind: str, log: Path, db: Path) -> dict[str, float]:
+def _measure(kind: str, log: Path, db: Path, script: str = __file__) -> dict[str, Any]:
+    """Run ``script --child kind`` in a fresh process; its JSON result plus its peak RSS."""
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, "--log", str(log), "--db", str(db)],
+        [sys.executable, script, "--child", kind, "--log", str(log), "--db", str(db)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -62,7 +64,7 @@ def _measure(kind: str, log: Path, db: Path) -> dict[str, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"{kind} run failed with status {status}")
-    result: dict[str, float] = json.loads(out)
+    result: dict[str, Any] = json.loads(out)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024
     return result
 
