@@ -157,3 +157,20 @@ def test_simulated_day(simulated: tuple[Path, dict[str, Any]]) -> None:
         and not any(matches(a, attack) for attack in truth["attacks"])
     ]
     assert unexplained == []
+
+
+@pytest.mark.shared_data
+def test_open_sessions_to_ce7_stearns_org_are_long_connections(shared_store: StoreFactory) -> None:
+    # RITA's open_sni data: 10.0.0.238 keeps two TLS sessions (SNI ce7.stearns.org, port 8443)
+    # and one HTTP session (Host ce7.stearns.org:8000) to 104.131.28.214 open for 2 h and more,
+    # still open when the logs end (open_conn/open_ssl/open_http only). RITA reports them as its
+    # top threats by duration; here each is a long connection, named by its SNI or Host.
+    store = shared_store("zeek/rita/open_sni", only=["network.long_connection"])
+    alerts = _alerts(store, "network.long_connection")
+    stearns = [a for a in alerts if a["destination_domain"] == "ce7.stearns.org"]
+    assert sorted(a["destination_port"] for a in stearns) == [8000, 8443, 8443]
+    assert {(a["source_ip"], a["destination_ip"]) for a in stearns} == {
+        ("10.0.0.238", "104.131.28.214")
+    }
+    assert all(a["evidence"]["still_open"] for a in stearns)
+    assert all(a["evidence"]["duration_hours"] >= 2 for a in stearns)

@@ -22,18 +22,40 @@ class Params:
     score_saturation_hours: float = 24.0
 
 
+def _named(per: ir.Table, tls: ir.Table, http: ir.Table) -> ir.Table:
+    """``per`` with ``domain``: the SNI, else the HTTP Host (without port), of its uid. The few
+    long connections go on the left of the joins; the names are filtered to their uids first."""
+    sni = tls.select(uid=tls.uid, name=tls.tls_server_name.lower())
+    host = http.url_domain.lower()
+    port_at = host.find(":")
+    host = ibis.ifelse(port_at > 0, host.substr(0, port_at), host)
+    named = ibis.union(sni.mutate(rank=0), http.select(uid=http.uid, name=host).mutate(rank=1))
+    named = named.filter(named.name.notnull() & (named.name != ""))
+    named = named.semi_join(per, named.uid == per.uid)
+    best = named.group_by("uid").aggregate(rank=named.rank.min())
+    first = named.join(best, ["uid", "rank"])
+    names = first.group_by("uid").aggregate(domain=first.name.min())
+    j = per.left_join(names, per.uid == names.uid)
+    return j.select(*per.columns, domain=j.domain)
+
+
 @detection(
     id="network.long_connection",
     title="Long-lived connection",
     attack=("T1071", "T1029"),
-    inputs=("conn",),
+    inputs=("conn", "tls", "http"),
     severity="low",
 )
-def long_connection(conn: ir.Table, params: Params = Params()) -> ir.Table:
+def long_connection(
+    conn: ir.Table, tls: ir.Table, http: ir.Table, params: Params = Params()
+) -> ir.Table:
     """One alert per connection that lasted at least ``min_duration_hours``, including those
     still open at the end of the data (Zeek ``open_conn`` / ``conn_long`` records, whose
     duration so far is counted). Severity steps at 1/4/8/12 hours by default; the evidence
-    gives the duration, bytes each way, the state and whether the connection is still open."""
+    gives the duration, bytes each way, the state and whether the connection is still open.
+    The destination's name is the TLS SNI or HTTP Host of the same connection (same uid,
+    Zeek ``open_ssl``/``open_http`` records included), so that a tunnel to a CDN or a
+    shared host says which site it is."""
     hours = conn.event_duration / 3600.0
     still_open = conn.event_dataset.isin(["open_conn", "conn_long"])
     # A connection seen several times (open, then closed) is one entity: keep its longest record.
@@ -51,6 +73,7 @@ def long_connection(conn: ir.Table, params: Params = Params()) -> ir.Table:
         service=long.network_protocol.max(),
         state=long.connection_state.max(),
     )
+    per = _named(per, tls, http)
     severity = ibis.cases(
         (per.hours >= params.critical_hours, "critical"),
         (per.hours >= params.high_hours, "high"),
@@ -65,7 +88,7 @@ def long_connection(conn: ir.Table, params: Params = Params()) -> ir.Table:
         source_ip=per.source_ip,
         destination_ip=per.destination_ip,
         destination_port=per.destination_port,
-        destination_domain=ibis.null("string"),
+        destination_domain=per.domain,
         score=ibis.least(per.hours / params.score_saturation_hours, 1.0),
         severity=severity,
         evidence=ibis.struct(
