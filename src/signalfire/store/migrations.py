@@ -19,10 +19,12 @@ from signalfire.model.schema import ALL_TABLES, SCHEMA_VERSION, TableSchema
 
 #: STEPS[v] upgrades a store from version v to v + 1 before the additive reconciliation runs.
 #: Version 0 is a store without ``schema_meta`` (written before versioning); nothing to rename.
-#: Version 1 -> 2 adds the alerts table, which the reconciliation creates.
+#: Version 1 -> 2 adds the alerts table, 2 -> 3 the threat-intelligence tables (indicators,
+#: sightings, allowlist, TAXII collections and objects): the reconciliation creates them.
 STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     0: lambda con: None,
     1: lambda con: None,
+    2: lambda con: None,
 }
 
 
