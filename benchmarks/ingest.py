@@ -69,14 +69,15 @@ def _measure(kind: str, log: Path, db: Path, script: str = __file__) -> dict[str
     return result
 
 
-def _simulate(rows: int, workdir: Path, seed: int) -> Path:
+def _simulate(rows: int, workdir: Path, seed: int, gzip: bool = False) -> Path:
+    """The conn log of a simulated day (kept in ``workdir`` for the next run)."""
     from signalfire.simulate import SimulationConfig, run_simulation
 
-    out = workdir / f"sim-{rows}-{seed}"
-    log = out / "conn.log"
+    out = workdir / f"sim-{rows}-{seed}{'-gz' if gzip else ''}"
+    log = out / ("conn.log.gz" if gzip else "conn.log")
     if not log.exists():
         print(f"simulating about {rows:,} conn rows into {out} ...", file=sys.stderr)
-        run_simulation(SimulationConfig(seed=seed, conn_rows=rows), out)
+        run_simulation(SimulationConfig(seed=seed, conn_rows=rows, gzip=gzip), out)
     return log
 
 
