@@ -24,7 +24,6 @@ import xxhash
 
 from signalfire import __version__, settings
 from signalfire.errors import ConfigError, DetectionError, StoreError
-from signalfire.model.schema import EVENT_TABLE_NAMES
 from signalfire.sources import detect as formats
 from signalfire.sources import reader, zeek_tsv
 from signalfire.sources.batch import NormalizeQuery, ParsedBatch, Provenance
@@ -450,7 +449,8 @@ def detect(
         raise ConfigError(
             f"unknown detection(s) {', '.join(unknown)}; known: {', '.join(ALL_DETECTIONS)}"
         )
-    tables = {name: store.table(name) for name in EVENT_TABLE_NAMES}
+    needed = {name for d in wanted for name in ALL_DETECTIONS[d].inputs}
+    tables = {name: store.table(name) for name in sorted(needed)}
     summary = DetectSummary()
     for detection_id in wanted:
         spec = ALL_DETECTIONS[detection_id]

@@ -36,6 +36,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _path_list(text: str) -> tuple[Path, ...]:
+    # Comma or the OS path separator, so both "a.json,b.json" and a PATH-like value work.
+    parts = text.replace(os.pathsep, ",").split(",")
+    return tuple(Path(p.strip()).expanduser() for p in parts if p.strip())
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -63,6 +69,13 @@ SETTINGS: tuple[Setting, ...] = (
         300.0,
         "A last line without a newline in a file modified less than this many seconds ago is "
         "held back as still being written; in an older file it is rejected as truncated.",
+    ),
+    Setting(
+        "attack_bundles",
+        _path_list,
+        (),
+        "ATT&CK STIX bundles (e.g. a newer enterprise-attack.json and ics-attack.json) to use "
+        "instead of the copy shipped with Signalfire; comma- or path-separator-separated.",
     ),
 )
 

@@ -16,7 +16,6 @@ import pytest
 from signalfire.detections import ALL_DETECTIONS
 from signalfire.detections.execute import build
 from signalfire.detections.network_zones import DEFAULT_INTERNAL, parse_networks
-from signalfire.model.schema import EVENT_TABLE_NAMES
 from signalfire.store import Store
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is installed by .ci/run (test extra)")
@@ -60,7 +59,8 @@ def test_same_alerts_on_duckdb_and_spark(
     networks = parse_networks(DEFAULT_INTERNAL)
     spark_con = ibis.pyspark.connect(spark)
     with Store.open(db, read_only=True) as store:
-        duck_tables = {name: store.table(name) for name in EVENT_TABLE_NAMES}
+        inputs = sorted({name for spec in ALL_DETECTIONS.values() for name in spec.inputs})
+        duck_tables = {name: store.table(name) for name in inputs}
         spark_tables = {}
         for name in duck_tables:
             path = tmp_path / f"{name}.parquet"

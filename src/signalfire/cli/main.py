@@ -52,9 +52,9 @@ def global_options(ctx: click.Context) -> GlobalOptions:
 
 def _register() -> None:
     # Imported here: command modules import `global_options` from this module.
-    from signalfire.cli import demo, detect, ingest, simulate, status
+    from signalfire.cli import attack, demo, detect, ingest, simulate, status
 
-    for module in (ingest, status, detect, simulate, demo):
+    for module in (ingest, status, detect, simulate, demo, attack):
         module.register(cli)
 
 

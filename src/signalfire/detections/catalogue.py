@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from signalfire.detections import ALL_DETECTIONS
-from signalfire.detections.registry import attack_techniques
+from signalfire.intel.attack import bundled_catalog
 
 
 def render() -> str:
     """Markdown: one section per detection with its metadata, docstring and parameters."""
-    techniques = attack_techniques()
+    catalog = bundled_catalog()
     lines = [
         "# Detection catalogue",
         "",
@@ -28,7 +28,10 @@ def render() -> str:
         )
     for spec in specs:
         lines += ["", f"## `{spec.id}`: {spec.title}", "", spec.doc, "", "ATT&CK:"]
-        lines += [f"- {t} {techniques[t]['name']} ({techniques[t]['domain']})" for t in spec.attack]
+        for technique_id in spec.attack:
+            technique = catalog.technique(technique_id)
+            assert technique is not None  # the registry checked the ids at import
+            lines.append(f"- {technique.id} {technique.name} ({technique.domain})")
         lines += ["", "| parameter | default |", "|---|---|"]
         for field in dataclasses.fields(spec.params_type):
             lines.append(f"| `{field.name}` | `{field.default!r}` |")

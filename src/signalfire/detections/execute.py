@@ -13,7 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from signalfire.detections.network_zones import with_zones
-from signalfire.detections.registry import ALERT_COLUMNS, DetectionSpec
+from signalfire.detections.registry import ALERT_COLUMNS, OPTIONAL_ALERT_COLUMNS, DetectionSpec
 from signalfire.errors import DetectionError
 
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
@@ -25,7 +25,8 @@ def build(
     networks: Networks,
     params: Any = None,
 ) -> ir.Table:
-    """The detection's alert rows as an Ibis expression, with exactly ``ALERT_COLUMNS``.
+    """The detection's alert rows as an Ibis expression: ``ALERT_COLUMNS``, then those of
+    ``OPTIONAL_ALERT_COLUMNS`` the detection returns.
 
     Raises:
         DetectionError: the detection does not return the alert columns.
@@ -37,9 +38,10 @@ def build(
     missing = [c for c in ALERT_COLUMNS if c not in out.columns]
     if missing:
         raise DetectionError(f"{spec.id} returns no column(s) {missing}: a detection bug")
+    optional = {k: v for k, v in OPTIONAL_ALERT_COLUMNS.items() if k in out.columns}
     return out.select(
         *[
             out[name] if kind == "struct" else out[name].cast(kind).name(name)
-            for name, kind in ALERT_COLUMNS.items()
+            for name, kind in {**ALERT_COLUMNS, **optional}.items()
         ]
     )

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import ibis.expr.types as ir
 
 from signalfire.errors import DetectionError
-from signalfire.model.schema import EVENT_TABLE_NAMES
+from signalfire.intel.attack import bundled_catalog
+from signalfire.model.schema import TABLES_BY_NAME
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -40,17 +38,15 @@ ALERT_COLUMNS: dict[str, str] = {
     "severity": "string",
     "evidence": "struct",
 }
+#: Columns a detection may add when they vary per alert (the intelligence match names the
+#: intrusion set behind each indicator and that set's techniques); when absent or empty, the
+#: alert takes the detection's own ATT&CK ids and no intrusion set.
+OPTIONAL_ALERT_COLUMNS: dict[str, str] = {
+    "attack": "array<string>",
+    "intrusion_set": "string",
+}
 
-_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _ID = re.compile(r"^[a-z]+\.[a-z_]+$")
-
-
-@cache
-def attack_techniques() -> dict[str, dict[str, str]]:
-    """ATT&CK technique ids (Enterprise and ICS) shipped with the package -> name and domain."""
-    text = resources.files("signalfire.data").joinpath("attack_techniques.json").read_text()
-    data: dict[str, dict[str, str]] = json.loads(text)
-    return data
 
 
 @dataclass(frozen=True)
@@ -102,11 +98,14 @@ def detection(
             raise DetectionError(f"detection id {id!r} must look like 'group.name'")
         if id in ALL_DETECTIONS:
             raise DetectionError(f"detection id {id!r} is registered twice")
-        known = attack_techniques()
-        bad = [t for t in attack if not _TECHNIQUE.match(t) or t not in known]
-        if bad or not attack:
-            raise DetectionError(f"{id}: unknown ATT&CK technique id(s) {bad or '(none given)'}")
-        missing = [i for i in inputs if i not in EVENT_TABLE_NAMES]
+        # The bundled ATT&CK, not a user's: the ids are part of the shipped code and tested.
+        problems = bundled_catalog().check_technique_ids(attack)
+        if problems or not attack:
+            raise DetectionError(
+                f"{id}: {'; '.join(problems) or 'no ATT&CK technique id given'} "
+                "(look techniques up with `signalfire attack search TEXT`)"
+            )
+        missing = [i for i in inputs if i not in TABLES_BY_NAME]
         if missing or not inputs:
             raise DetectionError(f"{id}: unknown input table(s) {missing or '(none given)'}")
         if severity not in SEVERITIES:

@@ -41,15 +41,24 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: DetectionSpec, rows: pa.Table) 
         "SELECT count(*) FROM alerts JOIN sf_alert_rows USING (alert_id)"
     ).fetchone()
     updated = int(existing[0]) if existing else 0
+    # Per-alert techniques and intrusion set when the detection gives them, else its own ids.
+    names = set(rows.column_names)
+    attack = (
+        "CASE WHEN len(coalesce(attack, [])) > 0 THEN attack::VARCHAR[] ELSE ?::VARCHAR[] END"
+        if "attack" in names
+        else "?::VARCHAR[]"
+    )
+    intrusion_set = "intrusion_set" if "intrusion_set" in names else "NULL"
     con.execute(
         "INSERT INTO alerts BY NAME SELECT alert_id, ? AS detection, ? AS title, severity, "
         "least(greatest(score, 0), 1) AS score, first_seen, last_seen, window_start, entity, "
-        "source_ip, destination_ip, destination_port, destination_domain, ?::VARCHAR[] AS attack, "
-        "NULL AS intrusion_set, to_json(evidence) AS evidence, now()::TIMESTAMP AS created_at, "
-        "now()::TIMESTAMP AS updated_at FROM sf_alert_rows "
+        f"source_ip, destination_ip, destination_port, destination_domain, {attack} AS attack, "
+        f"{intrusion_set} AS intrusion_set, to_json(evidence) AS evidence, "
+        "now()::TIMESTAMP AS created_at, now()::TIMESTAMP AS updated_at FROM sf_alert_rows "
         "ON CONFLICT (alert_id) DO UPDATE SET severity = excluded.severity, "
         "score = excluded.score, first_seen = excluded.first_seen, "
-        "last_seen = excluded.last_seen, evidence = excluded.evidence, "
+        "last_seen = excluded.last_seen, attack = excluded.attack, "
+        "intrusion_set = excluded.intrusion_set, evidence = excluded.evidence, "
         "updated_at = excluded.updated_at",
         [spec.id, spec.title, list(spec.attack)],
     )
