@@ -3,9 +3,9 @@
     python benchmarks/detect.py --rows 10000000
     python benchmarks/detect.py --rows 100000000 --gzip     # the 100 M run (disk: ~10 GB)
 
-Runs, each in its own process (peak RSS from wait4): DuckDB's own read_csv of the conn file
-(the reference the issue names), DuckDB's read_csv of every log into its own table (the floor
-of any tool that parses the logs with DuckDB before detecting anything), then the work of
+Runs, each in its own process (which reports its own peak RSS): DuckDB's own read_csv of the
+conn file (the reference the issue names), DuckDB's read_csv of every log into its own table
+(the floor of any tool that parses the logs with DuckDB before detecting anything), then the work of
 `signalfire analyze` end to end (ingest every log + all detections) into a fresh store. Prints
 the time of each phase and detection, the ratios of both references to our end-to-end time,
 and peak RSS.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ingest import _child_reference, _measure, _simulate
+from ingest import _child_reference, _measure, _simulate, own_peak_rss_mb
 
 
 def _logs(folder: Path) -> list[Path]:
@@ -87,14 +87,10 @@ def main() -> None:
     parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child == "ours":
-        print(json.dumps(_child_ours(args.log, args.db)))
-        return
-    if args.child == "reference":
-        print(json.dumps(_child_reference(args.log, args.db)))
-        return
-    if args.child == "all_logs":
-        print(json.dumps(_child_all_logs(args.log, args.db)))
+    if args.child:
+        run = {"ours": _child_ours, "reference": _child_reference, "all_logs": _child_all_logs}
+        result = run[args.child](args.log, args.db)
+        print(json.dumps({**result, "peak_rss_mb": own_peak_rss_mb()}))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     conn_log = _simulate(args.rows, args.workdir, args.seed, gzip=args.gzip)
