@@ -49,6 +49,32 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _percent(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 100:
+        raise ValueError("must be an integer from 0 to 100")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _lifetimes(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, days = item.strip().partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{item.strip()!r} is not type=days")
+        out[name.strip()] = _positive_float(days)
+    return out
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", Path, Path("signalfire.duckdb"), "Path of the DuckDB store file."),
     Setting(
@@ -76,6 +102,32 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         "ATT&CK STIX bundles (e.g. a newer enterprise-attack.json and ics-attack.json) to use "
         "instead of the copy shipped with Signalfire; comma- or path-separator-separated.",
+    ),
+    Setting(
+        "intel_default_confidence",
+        _percent,
+        80,
+        "Base confidence (0-100) of indicators whose source states none (MISP's default base "
+        "score).",
+    ),
+    Setting(
+        "intel_decay_lifetimes",
+        _lifetimes,
+        {},
+        "Indicator lifetime in days per type, e.g. 'ipv4=14,domain=60,default=120'; the types "
+        "not named keep their defaults (signalfire.intel.decay.DEFAULT_LIFETIMES).",
+    ),
+    Setting(
+        "intel_decay_speed",
+        _positive_float,
+        2.0,
+        "Decay speed (delta) of MISP's polynomial model: 1 is linear, more drops faster at first.",
+    ),
+    Setting(
+        "intel_decay_threshold",
+        _non_negative_float,
+        30.0,
+        "Decayed confidence below which an indicator is expired and stops alerting.",
     ),
 )
 

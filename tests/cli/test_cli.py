@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -71,6 +72,13 @@ def test_errors_are_one_line_with_documented_exit_codes(tmp_path: Path) -> None:
     assert missing.returncode == 4
     assert missing.stderr.strip().count("\n") == 0 and "no such file" in missing.stderr
     assert "Traceback" not in missing.stderr
+    # A file that cannot be read at all (a gzip cut short) fails the run: exit 4, the others
+    # of the run are kept.
+    broken = tmp_path / "cut.log.gz"
+    broken.write_bytes(gzip.compress(_log(tmp_path / "whole.log", 50).read_bytes())[:60])
+    failed = run("--db", db, "ingest", str(broken), str(tmp_path / "whole.log"))
+    assert failed.returncode == 4, failed.stdout + failed.stderr
+    assert "cut.log.gz: failed" in failed.stdout + failed.stderr
     debug = run("--debug", "--db", db, "ingest", str(tmp_path / "nope"))
     assert debug.returncode == 4 and "Traceback" in debug.stderr
     no_store = run("--db", str(tmp_path / "none.duckdb"), "status")

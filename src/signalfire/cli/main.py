@@ -52,9 +52,9 @@ def global_options(ctx: click.Context) -> GlobalOptions:
 
 def _register() -> None:
     # Imported here: command modules import `global_options` from this module.
-    from signalfire.cli import attack, demo, detect, ingest, simulate, status
+    from signalfire.cli import attack, demo, detect, ingest, intel, simulate, status, taxii
 
-    for module in (ingest, status, detect, simulate, demo, attack):
+    for module in (ingest, status, detect, simulate, demo, attack, taxii, intel):
         module.register(cli)
 
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="signalfire", standalone_mode=False)
+        # Without standalone mode, click returns the code a command gave to ctx.exit().
+        returned = cli.main(args=args, prog_name="signalfire", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             click.echo(f"signalfire: {exc}", err=True)
         return code
-    return exit_codes.OK
+    return returned if isinstance(returned, int) else exit_codes.OK
 
 
 def run() -> None:

@@ -452,6 +452,262 @@ SCHEMA_META = TableSchema(
     (_c("key"), _c("value")),
 )
 
-ALL_TABLES: tuple[TableSchema, ...] = (*EVENT_TABLES, REJECTS, INGEST_LOG, ALERTS, SCHEMA_META)
+TAXII_COLLECTIONS = TableSchema(
+    "taxii_collections",
+    "Collections served by the TAXII 2.1 server (signalfire taxii collections create).",
+    (
+        _c("collection_id", TEXT, "The collection's UUID, as in its URL."),
+        _c("api_root", TEXT, "Name of the API root the collection lives under (its URL segment)."),
+        _c("title"),
+        _c("description"),
+        _c("media_types", STRINGS, "Media types of the objects it holds."),
+        _c("created_at", "TIMESTAMP"),
+    ),
+    primary_key="collection_id",
+)
+
+TAXII_OBJECTS = TableSchema(
+    "taxii_objects",
+    "Every version of every STIX object in a TAXII collection, in the order it was added.",
+    (
+        _c("collection_id"),
+        _c("object_id", TEXT, "STIX id, e.g. indicator--<uuid>."),
+        _c("object_type"),
+        _c("spec_version", TEXT, "STIX version of this representation (2.1 when absent)."),
+        _c("version", "TIMESTAMP", "modified, else created, else date_added (TAXII 2.1)."),
+        _c("version_from", TEXT, "modified, created or date_added: where version came from."),
+        _c(
+            "date_added",
+            "TIMESTAMP",
+            "When the server added this version; unique and strictly increasing, so that "
+            "added_after paging never skips nor repeats.",
+        ),
+        _c("content_sha256", TEXT, "sha256 of object_json: identifies unversioned objects."),
+        _c("object_json", "JSON", "The object as received (compact JSON)."),
+    ),
+)
+
+TAXII_STATUS = TableSchema(
+    "taxii_status",
+    "Status resources of TAXII add-objects requests.",
+    (
+        _c("status_id"),
+        _c("api_root"),
+        _c("collection_id"),
+        _c("principal", TEXT, "Who posted (token name)."),
+        _c("status", TEXT, "complete or pending."),
+        _c("request_timestamp", "TIMESTAMP"),
+        _c("total_count", "BIGINT"),
+        _c("success_count", "BIGINT"),
+        _c("failure_count", "BIGINT"),
+        _c("pending_count", "BIGINT"),
+        _c("successes", "JSON", "List of status details (id, version, message)."),
+        _c("failures", "JSON"),
+        _c("pendings", "JSON"),
+    ),
+    primary_key="status_id",
+)
+
+TAXII_TOKENS = TableSchema(
+    "taxii_tokens",
+    "API tokens of the TAXII server; only the sha256 of each token is kept.",
+    (
+        _c("token_id", TEXT, "Short public id, used to list and revoke."),
+        _c("name"),
+        _c("token_sha256", TEXT, "sha256 (hex) of the secret token shown once at creation."),
+        _c("created_at", "TIMESTAMP"),
+        _c("expires_at", "TIMESTAMP", "NULL: never expires."),
+        _c("revoked_at", "TIMESTAMP", "NULL: not revoked."),
+    ),
+    primary_key="token_id",
+)
+
+TAXII_PERMISSIONS = TableSchema(
+    "taxii_permissions",
+    "What each TAXII token may do on each collection ('*': every collection).",
+    (
+        _c("token_id"),
+        _c("collection_id"),
+        _c("can_read", "BOOLEAN"),
+        _c("can_write", "BOOLEAN"),
+    ),
+)
+
+TAXII_PULL_STATE = TableSchema(
+    "taxii_pull_state",
+    "How far `signalfire taxii pull` got in each remote collection, so the next pull asks only "
+    "for objects added since.",
+    (
+        _c("url", TEXT, "The URL given to pull (discovery, API root or collection)."),
+        _c("collection_id"),
+        _c("added_after", TEXT, "X-TAXII-Date-Added-Last of the last page imported, verbatim."),
+        _c("pulled_at", "TIMESTAMP"),
+        _c("objects_total", "BIGINT", "Objects received from this collection over all pulls."),
+    ),
+)
+
+TAXII_TABLES: tuple[TableSchema, ...] = (
+    TAXII_COLLECTIONS,
+    TAXII_OBJECTS,
+    TAXII_STATUS,
+    TAXII_TOKENS,
+    TAXII_PERMISSIONS,
+    TAXII_PULL_STATE,
+)
+
+_RANGES = (
+    _c("range_start", "BIGINT", "IPv4 (networks and addresses): first address as an integer."),
+    _c("range_end", "BIGINT", "IPv4: last address as an integer (= range_start for one address)."),
+    _c(
+        "range_start_hex",
+        TEXT,
+        "IPv4 and IPv6: first address as 32 lower-case hex digits (IPv4 mapped into "
+        "::ffff:0:0/96), so text comparison orders it like the number.",
+    ),
+    _c("range_end_hex", TEXT, "IPv4 and IPv6: last address as 32 hex digits."),
+)
+
+INDICATORS = TableSchema(
+    "indicators",
+    "Threat-intelligence indicators, one per (type, value, source); see "
+    "signalfire.intel.indicators for the types and how each value is normalized.",
+    (
+        _c("indicator_id", TEXT, "md5 of type|value|source: re-importing updates in place."),
+        _c("type", TEXT, "ipv4, ipv6, ipv4_cidr, ipv6_cidr, domain, url, email, md5, sha1, ..."),
+        _c("value", TEXT, "Normalized for its type (canonical address, lower-case name, ...)."),
+        *_RANGES,
+        _c("evaluable", "BOOLEAN", "False: it cannot be matched (see unevaluable_reason)."),
+        _c("unevaluable_reason", TEXT, "Why it cannot be matched (pattern shape, bad value)."),
+        _c("to_ids", "BOOLEAN", "The source means it for detection (MISP to_ids); else context."),
+        _c("revoked", "BOOLEAN", "Withdrawn by its source (STIX revoked, MISP deleted)."),
+        _c("pattern", TEXT, "The original STIX pattern, if it came from one."),
+        _c("source", TEXT, "Feed or producer: --source, the STIX creator, MISP Orgc, file name."),
+        _c("source_ref", TEXT, "Id of the object in its source (STIX id, MISP attribute uuid)."),
+        _c("source_refs", STRINGS, "Every source object that stated it."),
+        _c("source_type", TEXT, "The type as the source wrote it (ipv4-addr:value, ip-dst, ...)."),
+        _c("source_format", TEXT, "stix, misp, zeek, csv or text."),
+        _c("name"),
+        _c("description"),
+        _c("confidence", "INTEGER", "Base confidence 0-100, before decay."),
+        _c("tlp", TEXT, "Traffic Light Protocol: clear, white, green, amber, amber+strict, red."),
+        _c("valid_from", "TIMESTAMP"),
+        _c("valid_until", "TIMESTAMP", "Past it the indicator is expired."),
+        _c("first_seen", "TIMESTAMP", "When the source first saw it (MISP first_seen)."),
+        _c("last_seen", "TIMESTAMP", "When the source last saw it (MISP last_seen, sightings)."),
+        _c("decay_from", "TIMESTAMP", "Reference time of the confidence decay: last assertion."),
+        _c("labels", STRINGS, "Labels, indicator types and tags."),
+        _c("attack", STRINGS, "ATT&CK technique ids."),
+        _c("kill_chain_phases", STRINGS, "kill_chain_name:phase_name."),
+        _c("intrusion_sets", STRINGS, "Names of the intrusion sets it is tied to."),
+        _c("malware", STRINGS, "Names of the malware and tools it is tied to."),
+        _c("threat_actors", STRINGS, "Names of the threat actors it is tied to."),
+        _c("campaigns", STRINGS, "Names of the campaigns it is tied to."),
+        _c("reports", STRINGS, "Names of the reports that list it."),
+        _c("context", "JSON", "Other facts from the source (MISP category, Zeek meta fields)."),
+        _c("created", "TIMESTAMP"),
+        _c("modified", "TIMESTAMP", "Of the statement that won; later modified wins."),
+        _c("origin", TEXT, "The file (or TAXII collection) it was last updated from."),
+        _c("imported_at", "TIMESTAMP", "When it was first imported."),
+        _c("updated_at", "TIMESTAMP", "When an import last changed it."),
+    ),
+    # No primary key: the import merges by indicator_id itself (one transaction per file), and
+    # an ART index on a million md5 keys costs four times the insert it guards.
+)
+
+INTEL_OBJECTS = TableSchema(
+    "intel_objects",
+    "STIX objects other than indicators (intrusion sets, malware, campaigns, relationships, "
+    "reports, ...), kept for links and export.",
+    (
+        _c("object_id", TEXT, "STIX id."),
+        _c("type", TEXT, "STIX type."),
+        _c("name"),
+        _c("aliases", STRINGS),
+        _c("external_ids", STRINGS, "external_references ids, e.g. ATT&CK G0006, T1071."),
+        _c("relationship_type", TEXT, "Relationships: indicates, attributed-to, uses, ..."),
+        _c("source_ref", TEXT, "Relationships and sightings: the source object."),
+        _c("target_ref", TEXT, "Relationships: the target object."),
+        _c("source", TEXT, "Feed or producer it came from."),
+        _c("object_json", "JSON", "The object as received."),
+        _c("created", "TIMESTAMP"),
+        _c("modified", "TIMESTAMP"),
+        _c("imported_at", "TIMESTAMP"),
+    ),
+    primary_key="object_id",
+)
+
+SIGHTINGS = TableSchema(
+    "sightings",
+    "Indicators seen in our events, one row per indicator, alert, column and observed value.",
+    (
+        _c("sighting_id", TEXT, "md5 of indicator_id|alert_id|event_table|event_column|value."),
+        _c("indicator_id"),
+        _c("alert_id", TEXT, "The alert raised for it, if any."),
+        _c("observed_value", TEXT, "The value in the event (e.g. the address inside a CIDR)."),
+        _c("event_table", TEXT, "Where it was seen: conn, dns, http, ..."),
+        _c("event_column", TEXT, "Which column: destination_ip, dns_question_name, ..."),
+        _c("first_seen", "TIMESTAMP"),
+        _c("last_seen", "TIMESTAMP"),
+        _c("count", "BIGINT", "Events that matched."),
+        _c("created_at", "TIMESTAMP"),
+        _c("updated_at", "TIMESTAMP"),
+    ),
+    primary_key="sighting_id",
+)
+
+ALLOWLIST = TableSchema(
+    "allowlist",
+    "Values never to alert on: exact values, networks (by range) and domains (with subdomains).",
+    (
+        _c("allow_id", TEXT, "md5 of type|value."),
+        _c("type", TEXT, "An indicator type (ipv4_cidr and domain match ranges / subdomains)."),
+        _c("value", TEXT, "Normalized like indicator values."),
+        *_RANGES,
+        _c("reason"),
+        _c("added_by"),
+        _c("added_at", "TIMESTAMP"),
+        _c("expires_at", "TIMESTAMP", "NULL: never expires."),
+    ),
+    primary_key="allow_id",
+)
+
+INTEL_IMPORTS = TableSchema(
+    "intel_imports",
+    "One entry per imported intelligence file (or TAXII page), with what it gave.",
+    (
+        _c("import_id", "BIGINT"),
+        _c("path", TEXT, "File, or origin of in-memory objects."),
+        _c("format", TEXT, "stix, misp, zeek, csv or text."),
+        _c("sources", STRINGS),
+        _c("records", "BIGINT", "Objects, attributes or lines read."),
+        _c("indicators", "BIGINT", "Distinct indicators they gave."),
+        _c("new", "BIGINT"),
+        _c("updated", "BIGINT"),
+        _c("unchanged", "BIGINT"),
+        _c("unevaluable", "BIGINT", "Kept, but cannot be matched."),
+        _c("objects", "BIGINT", "Other STIX objects stored in intel_objects."),
+        _c("errors", "BIGINT", "Records that gave no indicator at all."),
+        _c("error_details", "JSON", "Those records: line or object id, reason, raw text."),
+        _c("finished_at", "TIMESTAMP"),
+    ),
+)
+
+INTEL_TABLES: tuple[TableSchema, ...] = (
+    INDICATORS,
+    INTEL_OBJECTS,
+    SIGHTINGS,
+    ALLOWLIST,
+    INTEL_IMPORTS,
+)
+
+ALL_TABLES: tuple[TableSchema, ...] = (
+    *EVENT_TABLES,
+    REJECTS,
+    INGEST_LOG,
+    ALERTS,
+    SCHEMA_META,
+    *TAXII_TABLES,
+    *INTEL_TABLES,
+)
 TABLES_BY_NAME = {t.name: t for t in ALL_TABLES}
 EVENT_TABLE_NAMES = tuple(t.name for t in EVENT_TABLES)
