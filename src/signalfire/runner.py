@@ -464,6 +464,10 @@ def detect(
         with_transaction.execute("BEGIN TRANSACTION")
         try:
             result = upsert(with_transaction, spec, rows)
+            if detection_id == "intel.indicator_match":
+                from signalfire.intel.matching import after_match
+
+                after_match(with_transaction, rows)
         except BaseException:
             with_transaction.execute("ROLLBACK")
             raise

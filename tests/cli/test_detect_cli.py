@@ -22,6 +22,7 @@ ALERT_KEYS = {
     "destination_port",
     "destination_domain",
     "attack",
+    "intrusion_set",
     "evidence",
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from signalfire import runner
+from signalfire.intel.indicators import IndicatorStore
 from signalfire.simulate import SimulationConfig, run_simulation
 from signalfire.store import Store
 
@@ -24,10 +25,15 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     root = tmp_path_factory.mktemp("sim")
     result = run_simulation(SimulationConfig(seed=SIM_SEED, hours=24.0), root / "logs")
     db = root / "sim.duckdb"
+    truth = json.loads(result.ground_truth.read_text())
     with Store.open(db) as store:
         runner.ingest(store, result.files)
+        # The simulator's threat feed, as an operator would import it.
+        feed = root / "logs" / truth["indicators"]["zeek_intel"]
+        imported = IndicatorStore(store).import_paths([feed])
+        assert not imported.failed, imported.to_json()
         runner.detect(store)
-    return db, json.loads(result.ground_truth.read_text())
+    return db, truth
 
 
 @pytest.fixture

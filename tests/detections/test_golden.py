@@ -1,7 +1,8 @@
 """Golden tests: each folder ``tests/detections/<detection id>/`` holds ``input/`` (logs the
 project wrote for the case) and ``expected.json``; the detection must raise exactly the alerts
 listed there (matched on source, destination, port, domain and severity), with scores in [0, 1]
-and the evidence keys listed. Options: ``"internal"`` (CIDRs), ``"params"`` (overrides).
+and the evidence keys listed. Options: ``"internal"`` (CIDRs), ``"params"`` (overrides),
+``"allow"`` (allowlist entries: value, type, reason). Indicators in ``intel/`` are imported first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from signalfire import runner
 from signalfire.detections import ALL_DETECTIONS
+from signalfire.intel.indicators import IndicatorStore
 from signalfire.store import Store
 
 HERE = Path(__file__).parent
@@ -31,6 +33,12 @@ def test_golden(case: Path, tmp_path: Path) -> None:
     with Store.open(tmp_path / "golden.duckdb") as store:
         summary = runner.ingest(store, [case / "input"])
         assert summary.rejected == 0, "golden inputs must parse cleanly"
+        if (case / "intel").is_dir():
+            intel = IndicatorStore(store)
+            imported = intel.import_paths([case / "intel"])
+            assert not imported.failed and imported.to_json()["errors"] == 0, imported.to_json()
+            for entry in expected.get("allow", []):
+                intel.allow(entry["value"], type=entry.get("type"), reason=entry["reason"])
         runner.detect(
             store,
             internal=expected.get("internal"),

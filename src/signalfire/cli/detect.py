@@ -30,6 +30,7 @@ ALERT_FIELDS = (
     "destination_port",
     "destination_domain",
     "attack",
+    "intrusion_set",
     "evidence",
 )
 

@@ -12,7 +12,7 @@ import pkgutil
 
 from signalfire.detections.registry import ALL_DETECTIONS, DetectionSpec, detection
 
-_PACKAGES = ("network", "ics")
+_PACKAGES = ("network", "ics", "intel")
 
 
 def _import_all() -> None:

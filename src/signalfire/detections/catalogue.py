@@ -34,7 +34,14 @@ def render() -> str:
             lines.append(f"- {technique.id} {technique.name} ({technique.domain})")
         lines += ["", "| parameter | default |", "|---|---|"]
         for field in dataclasses.fields(spec.params_type):
-            lines.append(f"| `{field.name}` | `{field.default!r}` |")
+            # A default built by a factory comes from the settings: say where, not a value
+            # that depends on this machine's environment.
+            default = (
+                f"`{field.default!r}`"
+                if field.default is not dataclasses.MISSING
+                else "from the settings (see above)"
+            )
+            lines.append(f"| `{field.name}` | {default} |")
     return "\n".join(lines) + "\n"
 
 

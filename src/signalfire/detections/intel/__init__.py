@@ -1,0 +1,1 @@
+"""Detections over the intelligence: telemetry matched against the indicator store."""
