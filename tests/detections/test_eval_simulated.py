@@ -19,11 +19,10 @@ def test_every_attack_found_and_precision_above_medium(
     with Store.open(db, read_only=True) as store:
         alerts = list_alerts(store.con)
     result = score(alerts, truth)
-    # Attacks whose detection is not registered yet (intel.indicator_match comes with the
-    # intelligence issue) cannot be found; every other one must be.
-    pending = {a["id"] for a in truth["attacks"] if a["expected_detection"] not in ALL_DETECTIONS}
-    assert set(result.missed) <= pending, result.to_json()
-    assert len(result.found) >= len(truth["attacks"]) - len(pending)
+    # Every injected attack has its detection registered, and every one is found.
+    assert {a["expected_detection"] for a in truth["attacks"]} <= set(ALL_DETECTIONS)
+    assert result.missed == [], result.to_json()
+    assert len(result.found) == len(truth["attacks"])
     assert result.precision >= 0.9, {
         k: [(a["source_ip"], a["destination_ip"], a["severity"]) for a in v][:5]
         for k, v in result.false_positives.items()

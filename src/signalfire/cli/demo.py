@@ -14,6 +14,7 @@ from signalfire.cli.detect import print_alerts
 from signalfire.cli.ingest import print_summary
 from signalfire.cli.main import global_options
 from signalfire.cli.status import print_status
+from signalfire.intel.indicators import IndicatorStore
 from signalfire.simulate.scoring import score
 from signalfire.store import Store
 from signalfire.store.alerts import list_alerts
@@ -53,13 +54,15 @@ def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_
     if not as_json:
         output.stderr.print(f"Simulating {hours:g} h of a {config.operators}-operator network ...")
     result = run_simulation(config, logs)
+    truth = json.loads(result.ground_truth.read_text())
     with Store.open(db) as store, output.byte_progress(not as_json, "ingest") as progress:
         # Only the logs: the ground truth, topology and indicators beside them are not telemetry.
         summary = runner.ingest(store, result.files, progress=progress)
+        # The simulated threat feed, imported as an operator imports theirs.
+        feed = IndicatorStore(store).import_paths([logs / truth["indicators"]["zeek_intel"]])
         detected = runner.detect(store)
         alerts = list_alerts(store.con)
         info = describe(store)
-    truth = json.loads(result.ground_truth.read_text())
     scored = score(alerts, truth)
     if as_json:
         output.print_json(
@@ -67,6 +70,7 @@ def demo_command(ctx: click.Context, workdir: Path, seed: int, hours: float, as_
                 "logs": str(logs),
                 "ground_truth": str(result.ground_truth),
                 "ingest": summary.to_json(),
+                "intel_import": feed.to_json(),
                 "detect": detected.to_json(),
                 "ground_truth_score": scored.to_json(),
                 "status": info,
