@@ -460,6 +460,8 @@ def detect(
             rows = build(spec, tables, networks, params).to_pyarrow()
         except (duckdb.Error, ibis_errors()) as exc:
             raise DetectionError(f"{detection_id} failed: {exc}") from exc
+        finally:
+            store.release_cached()
         with_transaction = store.con
         with_transaction.execute("BEGIN TRANSACTION")
         try:

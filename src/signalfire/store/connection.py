@@ -86,7 +86,16 @@ class Store:
         """An Ibis table expression over one table of the store."""
         return self.ibis.table(name)
 
+    def release_cached(self) -> None:
+        """Drop the temporary tables detections cached (Ibis ``Table.cache``): they would
+        otherwise live until garbage collection, possibly after the connection closed."""
+        if self._ibis is None:
+            return
+        for name in list(getattr(self._ibis, "_cache_name_to_entry", {})):
+            self._ibis._finalize_cached_table(name)
+
     def close(self) -> None:
+        self.release_cached()
         self.con.close()
 
     def __enter__(self) -> Store:
