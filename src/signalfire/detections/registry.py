@@ -3,7 +3,9 @@
 A detection is a pure function over Ibis tables (one argument per input table, in the order of
 ``inputs``) plus its frozen ``Params``; it returns an Ibis table with the columns of
 ``ALERT_COLUMNS``. It does no I/O and reads no settings, so the same code runs on DuckDB and on
-Spark. Ids, titles and ATT&CK techniques are added by ``signalfire.detections.runner``.
+Spark; the one allowance is Ibis ``Table.cache`` of a small intermediate result whose size no
+planner can estimate (the runner drops such tables after each detection). Ids, titles and
+ATT&CK techniques are added by ``signalfire.runner``.
 """
 
 from __future__ import annotations
