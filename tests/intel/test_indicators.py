@@ -451,9 +451,11 @@ def test_only_active_indicators_alert(store: Store, tmp_path: Path) -> None:
     )
     intel = IndicatorStore(store)
     intel.import_paths([bundle])
-    active = intel.active().execute()
+    # At NOW (the time the module was imported), not at the wall clock: a slow run would see
+    # the address indicator's confidence decay by the minute (30-day lifetime, δ = 2).
+    active = intel.active(NOW).execute()
     assert list(active["value"]) == ["192.0.2.1"]
-    assert active["current_confidence"][0] == pytest.approx(80, abs=1)
+    assert active["current_confidence"][0] == pytest.approx(80, abs=1e-6)
     listed = intel.list_indicators()
     assert [r["value"] for r in listed] == ["192.0.2.1"]
     assert len(intel.list_indicators(active_only=False)) == 7
