@@ -37,8 +37,8 @@ class Params:
     # A hit on an indicator tied to a known intrusion set is raised one step (to at most
     # critical): an analyst triages "APT1 is here" before "a spam host was here".
     attributed_bonus: bool = True
-    # Hits at the time of an event whose indicator had decayed below this are not raised
-    # (MISP's default threshold for a decayed attribute).
+    # Hits whose indicator's confidence at the time of the event is below this are not raised.
+    # 0 leaves the cut to the decay model, whose threshold (MISP's 30) already expires them.
     min_confidence: int = 0
     # Parent-domain and CIDR matching cost more than exact matching (a join per parent and per
     # prefix length); off only to measure that cost (benchmarks/intel.py).
