@@ -1,9 +1,12 @@
 """Stores for detection tests: the simulator's day of traffic with its ground truth, and any
-folder of ../shared/data ingested on demand."""
+folder of ../shared/data ingested on demand; and one local Spark session for the cross-engine
+comparisons."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,28 @@ from signalfire.simulate import SimulationConfig, run_simulation
 from signalfire.store import Store
 
 SIM_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (two cores, UTC) shared by every test that compares engines."""
+    pytest.importorskip("pyspark", reason="pyspark is installed by .ci/run (test extra)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.fail("Spark needs Java 17: install a JDK (.ci/run does)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("signalfire-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope="session")

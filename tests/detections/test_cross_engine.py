@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +16,6 @@ from signalfire.detections.network_zones import DEFAULT_INTERNAL, parse_networks
 from signalfire.store import Store
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is installed by .ci/run (test extra)")
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.fail("Spark needs Java 17: install a JDK (.ci/run does)")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("signalfire-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "2g")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def _alert_id(detection: str, row: dict[str, Any]) -> str:

@@ -6,9 +6,7 @@ in docs/evaluation/network.bare_address_upload.md."""
 from __future__ import annotations
 
 import math
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,26 +101,6 @@ def test_no_alert_on_other_real_data(shared_store: StoreFactory, folder: str) ->
 # Thresholds lowered so that the near misses of the golden input are reported too: every
 # filter still runs, on more rows (test_golden.py checks the default result on DuckDB).
 RELAXED: dict[str, Any] = {"min_bytes": 1, "min_upload_ratio": 0.0, "min_dominance": 0.0}
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("pyspark", reason="pyspark is installed by .ci/run (test extra)")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.fail("Spark needs Java 17: install a JDK (.ci/run does)")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("signalfire-bare-address-upload")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def _by_entity(table: Any) -> dict[str, dict[str, Any]]:
