@@ -1,4 +1,5 @@
-"""ruff (format and lint) and mypy are clean: run with the tests so CI checks them."""
+"""ruff (format and lint) and mypy are clean, and every setting is documented: run with the
+tests so CI checks them."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def test_ruff(command: list[str]) -> None:
 def test_mypy() -> None:
     result = _run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    from signalfire.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in readme]
+    assert not missing, f"add these to the README's Settings table: {missing}"

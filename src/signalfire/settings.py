@@ -7,6 +7,7 @@ options. Nothing else in the code reads the environment for configuration.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _memory_size(text: str) -> str:
+    # DuckDB's own syntax ("4GB", "512MiB"); checked here so that a typo is a configuration
+    # error naming the variable, not a store error on the first query.
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.I):
+        raise ValueError("must be a size such as 4GB or 512MiB")
+    return text.strip()
+
+
 def _lifetimes(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in text.split(","):
@@ -82,6 +91,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
         "Comma-separated CIDRs of the networks that are internal (yours).",
+    ),
+    Setting(
+        "memory_limit",
+        _memory_size,
+        "",
+        "Memory the store's engine (DuckDB) may use before it spills to disk, e.g. 4GB; empty: "
+        "half of the machine's memory (DuckDB's own default is 80 %). Bounds peak memory on "
+        "large stores.",
     ),
     Setting(
         "ingest_chunk_bytes",

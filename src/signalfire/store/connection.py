@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from signalfire import settings
 from signalfire.errors import StoreError
 from signalfire.store import migrations
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends.duckdb import Backend as IbisDuckDB
+
+
+def memory_limit() -> str:
+    """The engine's memory limit: the ``memory_limit`` setting, else half of physical memory.
+    DuckDB's default (80 %) let a 100 M-row run grow to 18.8 GB of a 24 GB machine, mostly
+    buffer cache, leaving little to the sensors and the web service that share it."""
+    configured = settings.get("memory_limit")
+    if configured:
+        return str(configured)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(physical // 2 // 2**20, 256)}MiB"
 
 
 class Store:
@@ -48,6 +61,7 @@ class Store:
             raise StoreError(
                 f"cannot create the store {path}: directory {path.parent} does not exist"
             )
+        limit = memory_limit()
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -66,6 +80,7 @@ class Store:
         # Rows carry their own order (timestamp, log_line): letting DuckDB insert in any order
         # doubles ingest speed on two cores.
         con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET memory_limit = '{limit}'")
         try:
             migrations.ensure_current(con, path, read_only=read_only)
         except BaseException:
