@@ -58,14 +58,18 @@ def _median_mad(table: ir.Table, by: list[str], value: str) -> ir.Table:
 
 
 def _outliers(cells: ir.Table, bucket: str, min_points: int, params: Params) -> ir.Table:
-    """Cells (host, destination, ``bucket``, bytes) far above both the host's usual outbound
-    bytes per ``bucket`` and its peers' usual largest transfer (robust z-scores of log10).
+    """Cells (host, destination, ``bucket``, bytes) far above both the host's usual largest
+    transfer to one destination per ``bucket`` and its peers' usual largest transfer (robust
+    z-scores of log10).
 
-    Host test, over time: the host's total in the bucket minus the median total of the /24's
-    hosts active in the same bucket, against the median and MAD of that offset over the
-    host's history. Raw hourly totals of a workstation span two decades between night and day
-    and would hide a gigabyte; the offset removes the rhythm all hosts share. Buckets with
-    too few active peers fall back to the host's raw totals.
+    Host test, over time: the host's largest transfer to one destination in the bucket minus
+    the median of that peak over the /24's hosts active in the same bucket, against the
+    median and MAD of that offset over the host's history. The peak, not the host's total:
+    the question is whether one destination gets far more than any usually does, and a busy
+    host's total (hundreds of small sessions an hour) grows with its activity and would hide
+    a gigabyte to one place. Raw hourly peaks of a workstation span decades between night and
+    day; the offset removes the rhythm all hosts share. Buckets with too few active peers
+    fall back to the host's raw peaks.
 
     Peer test, across hosts: the cell against the peers' typical daily peak, the median (and
     MAD) over the /24's hosts of the largest transfer each made to one destination in one
@@ -75,17 +79,17 @@ def _outliers(cells: ir.Table, bucket: str, min_points: int, params: Params) -> 
     """
     floor = params.min_mad_decades
     cells = cells.mutate(net=_peer_net(cells.host), day=cells[bucket].truncate("D"))
-    totals = cells.group_by(["host", "net", bucket]).aggregate(bytes=cells.bytes.sum())
-    totals = totals.mutate(level=(totals.bytes + 1).log10())
-    same_time = _median_mad(totals, ["net", bucket], "level").rename(
+    bucket_peaks = cells.group_by(["host", "net", bucket]).aggregate(bytes=cells.bytes.max())
+    bucket_peaks = bucket_peaks.mutate(level=(bucket_peaks.bytes + 1).log10())
+    same_time = _median_mad(bucket_peaks, ["net", bucket], "level").rename(
         now_median="median", now_mad="mad", active="points"
     )
-    placed = totals.join(same_time, ["net", bucket])
+    placed = bucket_peaks.join(same_time, ["net", bucket])
     peered = placed.filter(placed.active > params.min_peers)
     relative = _median_mad(
         peered.mutate(offset=peered.level - peered.now_median), ["host"], "offset"
     ).rename(offset_median="median", offset_mad="mad", offset_points="points")
-    raw = _median_mad(totals, ["host"], "level").rename(
+    raw = _median_mad(bucket_peaks, ["host"], "level").rename(
         raw_median="median", raw_mad="mad", raw_points="points"
     )
     peaks = cells.group_by(["host", "net", "day"]).aggregate(peak=(cells.bytes.max() + 1).log10())
@@ -130,7 +134,7 @@ def _outliers(cells: ir.Table, bucket: str, min_points: int, params: Params) -> 
         z_host=ibis.ifelse(relative_ok, z_relative, z_raw),
         z_peer=ibis.ifelse(has_peers, z_peer, ibis.null("float64")),
         host_points=ibis.ifelse(relative_ok, x.offset_points, x.raw_points),
-        # The host's usual bytes per bucket, as the test used sees it.
+        # The host's usual largest transfer per bucket, as the test used sees it.
         host_baseline=ibis.ifelse(
             relative_ok,
             ibis.literal(10.0) ** (x.now_median + x.offset_median),
@@ -173,15 +177,15 @@ def exfiltration(
     """One alert per (internal host, external destination, UTC day) when the bytes the host
     sent to that destination in one hour (or, with ``min_baseline_days`` of history, in one
     day) are at least ``min_bytes`` and a robust outlier (modified z-score of log10 bytes
-    >= 3.5) against both baselines: the host's own, its usual hourly total measured as its
-    distance from the median of its /24 in the same hour (so the day-night rhythm all hosts
-    share does not hide anything; hosts without enough peers are compared with their raw
-    history), and its peers', the typical largest single-destination transfer of a /24 host
-    that day. Log bytes because transfer sizes are log-normal; median and MAD because the
-    baseline contains the very outlier looked for. Severity is high from ``high_bytes`` or
-    twice the z threshold. The evidence gives the bytes that day, the peak per hour (or day),
-    both baselines, the ratios to them, the z-scores and the destination's name from TLS SNI
-    or the HTTP Host header."""
+    >= 3.5) against both baselines: the host's own, its usual largest transfer to one
+    destination per hour, measured as its distance from the median of its /24 in the same
+    hour (so the day-night rhythm all hosts share does not hide anything; hosts without
+    enough peers are compared with their raw history), and its peers', the typical largest
+    single-destination transfer of a /24 host that day. Log bytes because transfer sizes are
+    log-normal; median and MAD because the baseline contains the very outlier looked for.
+    Severity is high from ``high_bytes`` or twice the z threshold. The evidence gives the
+    bytes that day, the peak per hour (or day), both baselines, the ratios to them, the
+    z-scores and the destination's name from TLS SNI or the HTTP Host header."""
     # One narrow pass over conn for the statistics (the uid, costly to read, is left out).
     out = conn.filter(conn.source_internal & ~conn.destination_internal).select(
         "timestamp",
