@@ -439,6 +439,7 @@ def detect(
     from signalfire.detections import ALL_DETECTIONS
     from signalfire.detections.execute import build
     from signalfire.detections.network_zones import parse_networks
+    from signalfire.detections.registry import empty_alerts
     from signalfire.store.alerts import upsert
 
     started = time.perf_counter()
@@ -457,7 +458,11 @@ def detect(
         t0 = time.perf_counter()
         params = spec.params((overrides or {}).get(detection_id))
         try:
-            rows = build(spec, tables, networks, params).to_pyarrow()
+            # Not even built: building may already run a query (a cached intermediate).
+            if any(store.scalar(f"SELECT count(*) = 0 FROM {name}") for name in spec.requires):
+                rows = empty_alerts()
+            else:
+                rows = build(spec, tables, networks, params).to_pyarrow()
         except (duckdb.Error, ibis_errors()) as exc:
             raise DetectionError(f"{detection_id} failed: {exc}") from exc
         finally:

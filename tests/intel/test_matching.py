@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from signalfire import runner
+from signalfire.detections import execute
 from signalfire.intel.attack import bundled_catalog
 from signalfire.store import Store
 from tests.cli.test_cli import run
@@ -112,3 +114,43 @@ def test_apt1_report_names_apt1_and_allowlist_withdraws(shared_data: Path, tmp_p
     with Store.open(db, read_only=True) as store:
         sighted = store.con.execute("SELECT count(DISTINCT indicator_id) FROM sightings").fetchone()
     assert sighted == (1,)
+
+
+def test_match_runs_only_when_indicators_are_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without indicators the match cannot raise anything: the runner skips its query (76 s
+    # over 100 M conn rows) and still withdraws what it raised before, as a run would.
+    db = tmp_path / "s.duckdb"
+    assert run("--db", str(db), "ingest", str(_logs(tmp_path))).returncode == 0
+    executed: list[str] = []
+    real_build = execute.build
+
+    def spy(spec: Any, *args: Any) -> Any:
+        # Building may already query (the match caches its hits): count builds, not runs.
+        executed.append(spec.id)
+        return real_build(spec, *args)
+
+    monkeypatch.setattr(execute, "build", spy)
+    wanted = ["intel.indicator_match", "network.long_connection"]
+    with Store.open(db) as store:
+        summary = runner.detect(store, only=wanted)
+    assert executed == ["network.long_connection"]
+    assert summary.to_json()["detections"]["intel.indicator_match"]["alerts"] == 0
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("223.167.4.5\n")
+    assert run("--db", str(db), "intel", "import", str(bad)).returncode == 0
+    executed.clear()
+    with Store.open(db) as store:
+        summary = runner.detect(store, only=wanted)
+        assert executed == wanted
+        assert summary.to_json()["detections"]["intel.indicator_match"]["alerts"] == 1
+
+        # The indicators gone, the match is skipped again and its alert withdrawn.
+        store.con.execute("DELETE FROM indicators")
+        executed.clear()
+        runner.detect(store, only=wanted)
+        assert executed == ["network.long_connection"]
+        left = store.scalar("SELECT count(*) FROM alerts WHERE detection = 'intel.indicator_match'")
+    assert left == 0

@@ -27,7 +27,10 @@ def render() -> str:
             f"{', '.join(spec.inputs)} | {spec.severity} |"
         )
     for spec in specs:
-        lines += ["", f"## `{spec.id}`: {spec.title}", "", spec.doc, "", "ATT&CK:"]
+        lines += ["", f"## `{spec.id}`: {spec.title}", "", spec.doc, ""]
+        if spec.requires:
+            lines += [f"Not run while {', '.join(spec.requires)} is empty.", ""]
+        lines.append("ATT&CK:")
         for technique_id in spec.attack:
             technique = catalog.technique(technique_id)
             assert technique is not None  # the registry checked the ids at import

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from signalfire.errors import DetectionError
 from signalfire.intel.attack import bundled_catalog
@@ -48,6 +49,20 @@ OPTIONAL_ALERT_COLUMNS: dict[str, str] = {
     "intrusion_set": "string",
 }
 
+
+def empty_alerts() -> pa.Table:
+    """A detection's result with no alert (for one that is not run)."""
+    types = {
+        "string": pa.string(),
+        "timestamp": pa.timestamp("us"),
+        "int32": pa.int32(),
+        "float64": pa.float64(),
+        # DuckDB cannot take a struct without fields, even in an empty table.
+        "struct": pa.struct([("none", pa.string())]),
+    }
+    return pa.schema([(name, types[kind]) for name, kind in ALERT_COLUMNS.items()]).empty_table()
+
+
 _ID = re.compile(r"^[a-z]+\.[a-z_]+$")
 
 
@@ -63,6 +78,10 @@ class DetectionSpec:
     params_type: type[Any]
     function: Callable[..., ir.Table]
     doc: str
+    #: Inputs without which the detection cannot raise anything: while one of them is empty
+    #: the runner does not run it (the intelligence match over 100 M rows, with no indicator
+    #: to match, took 76 s to find nothing).
+    requires: tuple[str, ...] = ()
 
     def params(self, overrides: dict[str, Any] | None = None) -> Any:
         """The detection's Params with site overrides applied (names checked)."""
@@ -88,6 +107,7 @@ def detection(
     attack: tuple[str, ...],
     inputs: tuple[str, ...],
     severity: str,
+    requires: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., ir.Table]], Callable[..., ir.Table]]:
     """Register a detection; its metadata is checked now, at import.
 
@@ -110,6 +130,8 @@ def detection(
         missing = [i for i in inputs if i not in TABLES_BY_NAME]
         if missing or not inputs:
             raise DetectionError(f"{id}: unknown input table(s) {missing or '(none given)'}")
+        if not set(requires) <= set(inputs):
+            raise DetectionError(f"{id}: requires {requires} must be among its inputs {inputs}")
         if severity not in SEVERITIES:
             raise DetectionError(f"{id}: severity {severity!r} is not one of {SEVERITIES}")
         signature = inspect.signature(function)
@@ -123,7 +145,15 @@ def detection(
         if not doc:
             raise DetectionError(f"{id}: a detection needs a docstring (the catalogue uses it)")
         ALL_DETECTIONS[id] = DetectionSpec(
-            id, title, tuple(attack), tuple(inputs), severity, type(params.default), function, doc
+            id,
+            title,
+            tuple(attack),
+            tuple(inputs),
+            severity,
+            type(params.default),
+            function,
+            doc,
+            tuple(requires),
         )
         return function
 

@@ -130,6 +130,7 @@ def _hits(values: ir.Table, keys: ir.Table, params: Params) -> ir.Table:
     attack=("T1071",),
     inputs=(*TELEMETRY, "indicators", "allowlist"),
     severity="high",
+    requires=("indicators",),
 )
 def indicator_match(
     conn: ir.Table,
