@@ -182,8 +182,10 @@ def distinct_values(tables: Mapping[str, ir.Table]) -> ir.Table:
                 value=o.normalize(raws.raw),
             )
         )
-    values = ibis.union(*parts)
-    return values.filter(values.value.notnull() & (values.value != ""))
+    # Values that normalize to nothing are left in (they join no key): a filter on ``value``
+    # here would be pushed below the DISTINCT by DuckDB's optimizer and run the normalizing
+    # regular expressions on every row (2.7 s of 3 over 14 M rows) instead of every value.
+    return ibis.union(*parts)
 
 
 def matched_rows(tables: Mapping[str, ir.Table], hits: ir.Table) -> ir.Table:
