@@ -190,9 +190,10 @@ def distinct_values(tables: Mapping[str, ir.Table]) -> ir.Table:
 
 def matched_rows(tables: Mapping[str, ir.Table], hits: ir.Table) -> ir.Table:
     """The rows behind ``hits`` (where, raw, plus any columns such as indicator_id), with the
-    event's time, endpoints, host and peer: every observable's rows in one union, joined once
-    with the hits on (where, raw). One join over the union, not one per observable: each of
-    those would repeat the whole plan of ``hits``, which Spark's planner cannot digest."""
+    event's time, endpoints, host and peer. ``hits`` must be small and computed (cached): each
+    observable's rows are joined with its own hits before the union, so that the engine builds
+    its hash table on a few values and probes the table once per observable, instead of
+    building one union of every row."""
     null = ibis.null("string")
     parts = []
     for o in OBSERVABLES:
@@ -201,7 +202,6 @@ def matched_rows(tables: Mapping[str, ir.Table], hits: ir.Table) -> ir.Table:
             continue
         has = set(t.columns)
         rows = t.select(
-            where=ibis.literal(o.where),
             timestamp=t.timestamp,
             host=o.host(t) if o.host is not None else null,
             peer=o.peer(t) if o.peer is not None else null,
@@ -215,8 +215,9 @@ def matched_rows(tables: Mapping[str, ir.Table], hits: ir.Table) -> ir.Table:
             uid=t.uid if "uid" in has else null,
             raw=o.raw(t).unnest() if o.array else o.raw(t),
         )
-        parts.append(rows.filter(rows.raw.notnull()))
-    return ibis.union(*parts).join(hits, ["where", "raw"])
+        mine = hits.filter(hits["where"] == o.where)
+        parts.append(rows.join(mine, "raw"))
+    return ibis.union(*parts)
 
 
 def ipv4_number(ip: ir.StringValue) -> ir.IntegerValue:
