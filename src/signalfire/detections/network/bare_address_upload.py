@@ -10,11 +10,9 @@ import ibis
 import ibis.expr.types as ir
 
 from signalfire.detections.network.port_scan import step_score
+from signalfire.detections.network.traffic import connection_key, is_announcement, wire_bytes
 from signalfire.detections.registry import SEVERITIES, detection
 from signalfire.errors import DetectionError
-
-#: Multicast (224.0.0.0/4, ff00::/8) and broadcast are announcements, not uploads to a party.
-_MULTICAST_V4 = tuple(f"{octet}." for octet in range(224, 240))
 
 
 @dataclass(frozen=True)
@@ -54,45 +52,28 @@ class Params:
 
 
 def _outbound(conn: ir.Table, p: Params) -> ir.Table:
-    """Outbound records to unicast external addresses, with what the detection reads.
-
-    Bytes are those seen on the wire, ``min(payload, IP bytes)`` when both are known: Zeek
-    derives the payload from sequence numbers, which a capture gap inflates (RITA's
-    ``proxy_rolling`` has payloads of 14 kB with 112 IP bytes)."""
+    """Outbound records to unicast external addresses, with what the detection reads: bytes
+    as seen on the wire (``traffic.wire_bytes``)."""
     dst = conn.destination_ip
-    multicast = dst.substr(0, 4).isin(list(_MULTICAST_V4)) | dst.lower().startswith("ff")
     out = conn.filter(
         conn.source_internal,
         ~conn.destination_internal,
         conn.timestamp.notnull(),
         dst.notnull(),
-        ~multicast,
-        dst != "255.255.255.255",
+        ~is_announcement(dst),
     )
-    payload = out.source_bytes.fill_null(0)
-    wire = ibis.least(payload, out.source_ip_bytes.fill_null(payload))
     service = out.network_protocol.fill_null("").lower()
-    # A row without uid or flow_id is a connection of its own (its file and line).
-    key = out.uid.fill_null(
-        "f"
-        + out.flow_id.cast("string").fill_null(
-            "r"
-            + out.ingest_id.cast("string").fill_null("")
-            + ":"
-            + out.log_line.cast("string").fill_null("")
-        )
-    )
     return out.select(
         host=out.source_ip,
         destination=dst,
         day=out.timestamp.truncate("D"),
-        key=key,
+        key=connection_key(out),
         timestamp=out.timestamp,
         port=out.destination_port,
         transport=out.network_transport.fill_null(""),
         state=out.connection_state.fill_null(""),
         unidentified=service.isin(list(p.unidentified_protocols)).cast("int8"),
-        sent=wire.cast("int64"),
+        sent=wire_bytes(out),
         received=out.destination_bytes.fill_null(0).cast("int64"),
         seconds=out.event_duration.fill_null(0.0),
     )

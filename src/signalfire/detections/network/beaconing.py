@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from signalfire.detections.network.traffic import is_announcement
 from signalfire.detections.registry import SEVERITIES, detection
 
 #: Zeek states of a connection the responder did not answer (or only refused).
@@ -17,7 +18,6 @@ FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR")
 _SERIES = ("kind", "day", "src", "key", "answered")
 _ENTITY = ("kind", "day", "src", "key")
 _HOURS = 24
-_MULTICAST_V4 = tuple(f"{octet}." for octet in range(224, 240))
 # Joins the parts of a series' top destination key (not a regex character: Spark's split
 # takes a pattern).
 _SEP = "~"
@@ -174,11 +174,9 @@ def _events(conn: ir.Table, tls: ir.Table, http: ir.Table, *, full: bool) -> ir.
     request with a server name as an event of its name series (the name is the SNI, the Host
     header or the CONNECT target, without port)."""
     dst = conn.destination_ip
-    # Multicast (224.0.0.0/4, ff00::/8) and broadcast are announcements, not conversations.
-    multicast = dst.substr(0, 4).isin(_MULTICAST_V4) | dst.lower().startswith("ff")
     ip = _event_rows(
         conn,
-        dst.notnull() & ~multicast & (dst != "255.255.255.255"),
+        dst.notnull() & ~is_announcement(dst),
         full,
         kind=ibis.literal("ip"),
         key=dst,
