@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from signalfire.detections.network.port_scan import failed_connection, hopping_windows, step_score
+from signalfire.detections.network.port_scan import flagged_probes, step_score
 from signalfire.detections.registry import detection
 
 
@@ -54,40 +54,17 @@ def address_sweep(conn: ir.Table, params: Params = Params()) -> ir.Table:
     (SYN-ACK or RST: the address is in use), the /24 networks touched, and the lowest share of
     failed connections among those windows."""
     chosen = conn.filter(conn.network_transport.isin(params.transports))
-    probes = chosen.filter(failed_connection(chosen))
     key = ["source_ip", "network_transport", "destination_port"]
-
-    windowed = hopping_windows(
-        probes.select(
-            *key, "timestamp", "destination_ip", "connection_state", "connection_history"
-        ),
+    seen, windows = flagged_probes(
+        chosen,
+        key,
+        "destination_ip",
+        params.min_hosts,
         params.window_seconds,
+        params.min_failure_ratio,
     )
-    per_window = windowed.group_by([*key, "window"]).aggregate(
-        hosts=windowed.destination_ip.nunique(), failed=windowed.count()
-    )
-    candidates = per_window.filter(per_window.hosts >= params.min_hosts)
-
-    keys = candidates.select(*key).distinct()
-    attempts = hopping_windows(
-        chosen.select(*key, "timestamp").semi_join(keys, key), params.window_seconds
-    )
-    totals = attempts.group_by([*key, "window"]).aggregate(connections=attempts.count())
-    flagged = candidates.join(totals, [*key, "window"])
-    ratio = flagged.failed.cast("float64") / flagged.connections
-    flagged = flagged.filter(ratio >= params.min_failure_ratio).mutate(ratio=ratio)
-
-    # The probes of the flagged windows, per UTC day of the probe.
-    tagged = windowed.join(flagged.select(*key, "window", "hosts", "ratio"), [*key, "window"])
-    tagged = tagged.mutate(day=tagged.timestamp.truncate("D"))
+    windows = windows.rename(max_hosts_in_window="most_in_window")
     by_day = [*key, "day"]
-    windows = tagged.group_by(by_day).aggregate(
-        max_hosts_in_window=tagged.hosts.max(),
-        windows=tagged.window.nunique(),
-        failure_ratio=tagged.ratio.min(),
-    )
-    # A probe inside both hopping windows is one probe.
-    seen = tagged.drop("window", "hosts", "ratio").distinct()
     seen = seen.mutate(net=_slash24(seen.destination_ip))
     # Any answer, a SYN-ACK or a RST, shows the address is in use.
     history = seen.connection_history.fill_null("")

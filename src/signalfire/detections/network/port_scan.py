@@ -68,6 +68,54 @@ def step_score(value: ir.NumericValue, threshold: float, saturation: float) -> i
     return ibis.greatest(ibis.least(raw, 1.0), 0.0)
 
 
+def flagged_probes(
+    chosen: ir.Table,
+    key: list[str],
+    spread: str,
+    min_spread: int,
+    window_seconds: int,
+    min_failure_ratio: float,
+) -> tuple[ir.Table, ir.Table]:
+    """The failed connections of ``chosen`` in every hopping window where one ``key`` failed
+    towards at least ``min_spread`` distinct values of ``spread`` (ports of a host, hosts on a
+    port) and at least ``min_failure_ratio`` of its connections in that window failed.
+
+    Returns ``(probes, per_day)``: the distinct probes of those windows (a probe inside both
+    hopping windows is one probe) with their UTC ``day``; and per key and day, the most
+    distinct values in one window (``most_in_window``), the flagged ``windows`` and the lowest
+    ``failure_ratio`` among them."""
+    probes = chosen.filter(failed_connection(chosen))
+    windowed = hopping_windows(
+        probes.select(*key, "timestamp", spread, "connection_state", "connection_history"),
+        window_seconds,
+    )
+    per_window = windowed.group_by([*key, "window"]).aggregate(
+        spread_count=windowed[spread].nunique(), failed=windowed.count()
+    )
+    candidates = per_window.filter(per_window.spread_count >= min_spread)
+
+    # Failure ratio: every connection of the candidate keys, in the same windows.
+    keys = candidates.select(*key).distinct()
+    attempts = hopping_windows(
+        chosen.select(*key, "timestamp").semi_join(keys, key), window_seconds
+    )
+    totals = attempts.group_by([*key, "window"]).aggregate(connections=attempts.count())
+    flagged = candidates.join(totals, [*key, "window"])
+    ratio = flagged.failed.cast("float64") / flagged.connections
+    flagged = flagged.filter(ratio >= min_failure_ratio).mutate(ratio=ratio)
+
+    tagged = windowed.join(
+        flagged.select(*key, "window", "spread_count", "ratio"), [*key, "window"]
+    )
+    tagged = tagged.mutate(day=tagged.timestamp.truncate("D"))
+    per_day = tagged.group_by([*key, "day"]).aggregate(
+        most_in_window=tagged.spread_count.max(),
+        windows=tagged.window.nunique(),
+        failure_ratio=tagged.ratio.min(),
+    )
+    return tagged.drop("window", "spread_count", "ratio").distinct(), per_day
+
+
 @dataclass(frozen=True)
 class Params:
     # Zeek's scan.zeek defaults (Scan::port_scan_threshold / port_scan_interval): 15 distinct
@@ -108,41 +156,17 @@ def port_scan(conn: ir.Table, params: Params = Params()) -> ir.Table:
     that answered with a SYN-ACK (open), refused and unanswered probes, and the lowest share of
     failed connections among those windows."""
     tcp = conn.filter(conn.network_transport.isin(params.transports))
-    probes = tcp.filter(failed_connection(tcp))
     pair = ["source_ip", "destination_ip"]
-
-    windowed = hopping_windows(
-        probes.select(
-            *pair, "timestamp", "destination_port", "connection_state", "connection_history"
-        ),
+    seen, windows = flagged_probes(
+        tcp,
+        pair,
+        "destination_port",
+        params.min_ports,
         params.window_seconds,
+        params.min_failure_ratio,
     )
-    per_window = windowed.group_by([*pair, "window"]).aggregate(
-        ports=windowed.destination_port.nunique(), failed=windowed.count()
-    )
-    candidates = per_window.filter(per_window.ports >= params.min_ports)
-
-    # Failure ratio: every connection of the candidate pairs, in the same windows.
-    keys = candidates.select(*pair).distinct()
-    attempts = hopping_windows(
-        tcp.select(*pair, "timestamp").semi_join(keys, pair), params.window_seconds
-    )
-    totals = attempts.group_by([*pair, "window"]).aggregate(connections=attempts.count())
-    flagged = candidates.join(totals, [*pair, "window"])
-    ratio = flagged.failed.cast("float64") / flagged.connections
-    flagged = flagged.filter(ratio >= params.min_failure_ratio).mutate(ratio=ratio)
-
-    # The probes of the flagged windows, per UTC day of the probe.
-    tagged = windowed.join(flagged.select(*pair, "window", "ports", "ratio"), [*pair, "window"])
-    tagged = tagged.mutate(day=tagged.timestamp.truncate("D"))
+    windows = windows.rename(max_ports_in_window="most_in_window")
     key = [*pair, "day"]
-    windows = tagged.group_by(key).aggregate(
-        max_ports_in_window=tagged.ports.max(),
-        windows=tagged.window.nunique(),
-        failure_ratio=tagged.ratio.min(),
-    )
-    # A probe inside both hopping windows is one probe.
-    seen = tagged.drop("window", "ports", "ratio").distinct()
     answered = seen.connection_history.fill_null("").find("h") >= 0
     probed = seen.group_by(key).aggregate(
         first_seen=seen.timestamp.min(),
