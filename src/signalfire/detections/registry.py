@@ -5,7 +5,8 @@ A detection is a pure function over Ibis tables (one argument per input table, i
 ``ALERT_COLUMNS``. It does no I/O and reads no settings, so the same code runs on DuckDB and on
 Spark; the one allowance is Ibis ``Table.cache`` of a small intermediate result whose size no
 planner can estimate (the runner drops such tables after each detection). Ids, titles and
-ATT&CK techniques are added by ``signalfire.runner``.
+ATT&CK techniques are added by ``signalfire.runner``, which neither builds nor runs a
+detection while one of the inputs it ``requires`` is empty.
 """
 
 from __future__ import annotations
